@@ -1,0 +1,3 @@
+from freetier.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,119 @@
+"""The Dagger module: each function builds the pinned toolchain container and runs the same
+`freetier` command a user runs locally. Loaded by `dagger call` through the entry point in
+pyproject.toml; the CLI never imports this file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar, cast
+
+import dagger
+from dagger import DefaultPath, Doc, Ignore, dag, function, object_type
+
+F = TypeVar("F", bound=Callable[..., Any])
+# Side effects (reports, posts, applies) must run every time. dagger-io 0.21's overloads
+# omit `cache=`, which the implementation accepts: hence the one ignore.
+uncached = cast(Callable[[F], F], function(cache="never"))  # type: ignore[call-overload]
+
+# Exact tag and digest: the toolchain changes only when someone edits these lines.
+PYTHON_IMAGE = (
+    "python:3.11.14-slim-bookworm"
+    "@sha256:65a93d69fa75478d554f4ad27c85c1e69fa184956261b4301ebaf6dbb0a3543d"
+)
+TOFU_IMAGE = (
+    "ghcr.io/opentofu/opentofu:1.13.1-minimal"
+    "@sha256:6f0991e9013aab42a683a8cfc83a2d604af28fca1d6b07f3cb80f657e099e089"
+)
+SRC = "/src"
+VENV = "/opt/freetier"
+OUT = "/src/out"
+OCI_DIR = "/root/.oci"
+# Never sent to the engine: caches, local venvs and reports of earlier runs.
+SOURCE_IGNORE = [".venv", "**/__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache", "out"]
+
+
+@object_type
+class Freetier:
+    """freetier's CI: the checks, the PR report and the deploy gate, in pinned containers."""
+
+    source: Annotated[
+        dagger.Directory,
+        DefaultPath("/"),
+        Ignore(SOURCE_IGNORE),
+        Doc("the freetier repository (default: this module's repository)"),
+    ]
+
+    @function
+    def toolchain(self) -> dagger.Container:
+        """Pinned Python and OpenTofu, then `./dev setup`: the same set-up as a local clone."""
+        return build_toolchain(self.source)
+
+    @uncached
+    def check(self) -> dagger.Container:
+        """Lint, type-check and test: the README's test command."""
+        return build_toolchain(self.source).with_exec(["./dev", "test"])
+
+    @uncached
+    def pr(
+        self,
+        github_token: Annotated[
+            dagger.Secret | None, Doc("GitHub token for the PR comment")
+        ] = None,
+        oci_config: Annotated[dagger.Secret | None, Doc("OCI CLI config file contents")] = None,
+        oci_key: Annotated[dagger.Secret | None, Doc("OCI API signing key (PEM)")] = None,
+        stack: Annotated[str, Doc("stack file, relative to the repository")] = "stack.yaml",
+    ) -> dagger.Directory:
+        """Run every check for the stack; returns the report folder (pr-report.md, .json)."""
+        ctr = _with_credentials(build_toolchain(self.source), github_token, oci_config, oci_key)
+        return ctr.with_exec(
+            ["./dev", "pr", "--stack", stack, "--out", OUT], expect=dagger.ReturnType.ANY
+        ).directory(OUT)
+
+    @uncached
+    def deploy(
+        self,
+        oci_config: Annotated[dagger.Secret, Doc("OCI CLI config file contents")],
+        oci_key: Annotated[dagger.Secret, Doc("OCI API signing key (PEM)")],
+        github_token: Annotated[dagger.Secret | None, Doc("GitHub token")] = None,
+        stack: Annotated[str, Doc("stack file, relative to the repository")] = "stack.yaml",
+    ) -> dagger.Container:
+        """The merge gate: every check again, with credentials required (nothing is skipped)."""
+        ctr = _with_credentials(build_toolchain(self.source), github_token, oci_config, oci_key)
+        return ctr.with_exec(["./dev", "pr", "--online", "--stack", stack, "--out", OUT])
+
+
+def build_toolchain(source: dagger.Directory) -> dagger.Container:
+    return (
+        dag.container()
+        .from_(PYTHON_IMAGE)
+        .with_env_variable("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+        .with_env_variable("FREETIER_VENV", VENV)
+        .with_file(
+            "/usr/local/bin/tofu",
+            dag.container().from_(TOFU_IMAGE).file("/usr/local/bin/tofu"),
+        )
+        .with_mounted_cache("/root/.cache/pip", dag.cache_volume("freetier-pip"))
+        .with_directory(SRC, source)
+        .with_workdir(SRC)
+        .with_exec(["./dev", "setup"])
+    )
+
+
+def _with_credentials(
+    ctr: dagger.Container,
+    github_token: dagger.Secret | None,
+    oci_config: dagger.Secret | None,
+    oci_key: dagger.Secret | None,
+) -> dagger.Container:
+    """Secrets enter only as Dagger secrets: an env var or a mounted file, never a plain string."""
+    if github_token is not None:
+        ctr = ctr.with_secret_variable("GITHUB_TOKEN", github_token)
+    if oci_config is not None:
+        ctr = ctr.with_mounted_secret(f"{OCI_DIR}/config", oci_config).with_env_variable(
+            "OCI_CLI_CONFIG_FILE", f"{OCI_DIR}/config"
+        )
+    if oci_key is not None:
+        # The config's key_file must point here: ~/.oci/key.pem.
+        ctr = ctr.with_mounted_secret(f"{OCI_DIR}/key.pem", oci_key, mode=0o600)
+    return ctr

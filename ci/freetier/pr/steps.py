@@ -1,0 +1,116 @@
+"""The checks `freetier pr` runs. Each takes what it needs and returns a StepResult; none raises
+for a finding, so one failing check never hides the others."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from freetier.doctor import ToolStatus, blocked_stages
+from freetier.report import StepResult
+from freetier.stack import Stack, stack_schema_text
+from freetier.stack.derive import describe_stack
+
+# Stages `freetier pr` reaches today; a missing tool for another stage does not concern it.
+PR_STAGES = frozenset({"pr", "oci", "talos", "flux", "secrets"})
+
+
+def check_stack_step(stack: Stack, stack_file: Path) -> StepResult:
+    return StepResult("stack", "stack.yaml", "ok", f"{stack_file}: {describe_stack(stack)}")
+
+
+def check_schema_step(schema_file: Path) -> StepResult:
+    title = "stack.schema.json"
+    if not schema_file.is_file():
+        return StepResult(
+            "schema",
+            title,
+            "skipped",
+            f"no {schema_file.name} beside the stack; editors lack completion",
+        )
+    if schema_file.read_text(encoding="utf-8") != stack_schema_text():
+        return StepResult(
+            "schema",
+            title,
+            "failed",
+            f"{schema_file} is out of date with the stack model",
+            ("regenerate it: freetier schema > stack.schema.json",),
+        )
+    return StepResult("schema", title, "ok", f"{schema_file} matches the stack model")
+
+
+def check_tools_step(statuses: list[ToolStatus]) -> StepResult:
+    relevant = [s for s in statuses if PR_STAGES.intersection(s.tool.stages)]
+    missing = [s for s in relevant if not s.ok]
+    details = tuple(
+        f"{s.tool.key}: {s.status}"
+        + (f" ({s.detail})" if s.detail else "")
+        + f"; needed by {', '.join(s.tool.stages)}"
+        for s in missing
+    )
+    if not missing:
+        found = ", ".join(f"{s.binary} {s.version}" for s in relevant)
+        return StepResult("tools", "tools", "ok", f"found {found}")
+    blocked = [stage for stage in blocked_stages(missing) if stage in PR_STAGES]
+    return StepResult(
+        "tools",
+        "tools",
+        "warning",
+        f"{len(missing)} tool(s) missing; stages that cannot run here: {', '.join(blocked)}",
+        details,
+    )
+
+
+def oci_config_file(env: Mapping[str, str], home: Path) -> Path | None:
+    """The OCI CLI config the SDK would read, if there is one."""
+    candidate = (
+        Path(env["OCI_CLI_CONFIG_FILE"])
+        if env.get("OCI_CLI_CONFIG_FILE")
+        else home / ".oci" / "config"
+    )
+    return candidate if candidate.is_file() else None
+
+
+def check_oci_step(stack: Stack, env: Mapping[str, str], home: Path) -> StepResult:
+    """Offline: no credentials means no live read of the tenancy; with them, the config must fit."""
+    title = "OCI credentials"
+    config_file = oci_config_file(env, home)
+    if config_file is None:
+        return StepResult(
+            "oci",
+            title,
+            "skipped",
+            "no OCI credentials (OCI_CLI_CONFIG_FILE or ~/.oci/config): "
+            "ran offline, the tenancy's existing resources were not read",
+        )
+    return _check_oci_config(stack, config_file, env.get("OCI_CLI_PROFILE", "DEFAULT"))
+
+
+def _check_oci_config(stack: Stack, config_file: Path, profile: str) -> StepResult:
+    import oci  # imported here: the SDK is large and only this step needs it
+
+    title = "OCI credentials"
+    try:
+        config = oci.config.from_file(str(config_file), profile)
+        oci.config.validate_config(config)
+    except (oci.exceptions.ConfigFileNotFound, oci.exceptions.ProfileNotFound) as exc:
+        return StepResult(
+            "oci", title, "failed", f"{config_file}: {type(exc).__name__}: profile {profile}"
+        )
+    except oci.exceptions.InvalidConfig as exc:
+        fields = ", ".join(sorted(exc.errors)) if isinstance(exc.errors, dict) else "config"
+        return StepResult(
+            "oci", title, "failed", f"{config_file} [{profile}]: invalid fields: {fields}"
+        )
+    problems = []
+    if config.get("region") != stack.oci.region:
+        problems.append(
+            f"config region {config.get('region')} differs from stack oci.region {stack.oci.region}"
+        )
+    if stack.oci.compartment_ocid.startswith("ocid1.tenancy.") and (
+        stack.oci.compartment_ocid != config.get("tenancy")
+    ):
+        problems.append("stack oci.compartment_ocid names a tenancy other than the config's")
+    if problems:
+        return StepResult("oci", title, "failed", "; ".join(problems))
+    return StepResult("oci", title, "ok", f"{config_file} [{profile}] fits the stack")

@@ -1,0 +1,184 @@
+"""Cross-field rules of a parsed Stack: pure, each problem tied to the field path it is about."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from freetier.stack.model import Instance, Proxmox, Stack, is_a1, is_flex
+
+Path = tuple[str | int, ...]
+
+# OCI's limit for VM.Standard.A1.Flex memory per OCPU (GB).
+A1_MAX_GB_PER_OCPU = 64
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: Path
+    message: str
+
+
+def check_stack(stack: Stack) -> list[Problem]:
+    """Every rule that spans fields; an empty list means the stack is consistent."""
+    return [
+        *_check_names(stack),
+        *_check_network(stack),
+        *_check_instances(stack),
+        *_check_topology(stack),
+    ]
+
+
+def _check_names(stack: Stack) -> Iterator[Problem]:
+    seen: set[str] = set()
+    for index, inst in enumerate(stack.instances):
+        if inst.name in seen:
+            yield Problem(("instances", index, "name"), f"duplicate name {inst.name!r}")
+        seen.add(inst.name)
+    if stack.bastion.enabled and stack.bastion.name in seen:
+        yield Problem(("bastion", "name"), f"{stack.bastion.name!r} is also an instance name")
+
+
+def _check_network(stack: Stack) -> Iterator[Problem]:
+    net = stack.network
+    vcn = ipaddress.IPv4Network(net.vcn_cidr)
+    subnet = ipaddress.IPv4Network(net.subnet_cidr)
+    pod = ipaddress.IPv4Network(net.pod_cidr)
+    service = ipaddress.IPv4Network(net.service_cidr)
+    if not subnet.subnet_of(vcn):
+        yield Problem(("network", "subnet_cidr"), f"{subnet} is not inside vcn_cidr {vcn}")
+    for field, block in (("pod_cidr", pod), ("service_cidr", service)):
+        if block.overlaps(vcn):
+            yield Problem(
+                ("network", field), f"{block} overlaps vcn_cidr {vcn}; it must lie outside the VCN"
+            )
+    if pod.overlaps(service):
+        yield Problem(("network", "service_cidr"), f"{service} overlaps pod_cidr {pod}")
+    seen: list[ipaddress.IPv4Network] = []
+    for index, text in enumerate(net.admin_cidrs):
+        block = ipaddress.IPv4Network(text)
+        if block in seen:
+            yield Problem(("network", "admin_cidrs", index), f"{block} is listed twice")
+        seen.append(block)
+
+
+def _check_instances(stack: Stack) -> Iterator[Problem]:
+    if (
+        stack.bastion.enabled
+        and stack.bastion.availability_domain not in stack.oci.availability_domains
+    ):
+        yield Problem(
+            ("bastion", "availability_domain"),
+            f"AD {stack.bastion.availability_domain} is not in oci.availability_domains",
+        )
+    for index, inst in enumerate(stack.instances):
+        for problem in _check_instance(inst, stack.oci.availability_domains):
+            yield Problem(("instances", index, *problem.path), problem.message)
+
+
+def _check_instance(inst: Instance, ads: list[int]) -> Iterator[Problem]:
+    if inst.availability_domain not in ads:
+        yield Problem(
+            ("availability_domain",),
+            f"AD {inst.availability_domain} is not in oci.availability_domains {ads}",
+        )
+    if not is_flex(inst.shape):
+        for field in ("ocpus", "memory_gb"):
+            if getattr(inst, field) is not None:
+                yield Problem((field,), f"{inst.shape} is a fixed shape; remove {field}")
+        return
+    if inst.ocpus is None or inst.memory_gb is None:
+        missing = "ocpus" if inst.ocpus is None else "memory_gb"
+        yield Problem((missing,), f"required for the flexible shape {inst.shape}")
+        return
+    if is_a1(inst.shape):
+        if not inst.ocpus.is_integer():
+            yield Problem(("ocpus",), f"A1 OCPUs must be a whole number (got {inst.ocpus:g})")
+        elif not inst.ocpus <= inst.memory_gb <= inst.ocpus * A1_MAX_GB_PER_OCPU:
+            yield Problem(
+                ("memory_gb",),
+                f"{inst.memory_gb} GB is outside 1-{A1_MAX_GB_PER_OCPU} GB per OCPU "
+                f"for {inst.ocpus:g} OCPU",
+            )
+
+
+def _check_topology(stack: Stack) -> Iterator[Problem]:
+    if stack.topology == "direct":
+        yield from _check_direct(stack)
+    else:
+        yield from _check_proxmox(stack)
+
+
+def _check_direct(stack: Stack) -> Iterator[Problem]:
+    for index, inst in enumerate(stack.instances):
+        if inst.role == "proxmox-host":
+            yield Problem(("instances", index, "role"), "proxmox-host needs topology: proxmox")
+        elif not is_a1(inst.shape):
+            yield Problem(
+                ("instances", index, "shape"),
+                f"the direct topology runs Talos's arm64 image on A1 shapes, not {inst.shape}",
+            )
+    if stack.proxmox is not None:
+        yield Problem(("proxmox",), "only used with topology: proxmox")
+    controlplanes = [i for i in stack.instances if i.role == "controlplane"]
+    yield from _check_controlplanes(len(controlplanes), ("instances",))
+
+
+def _check_controlplanes(count: int, path: Path) -> Iterator[Problem]:
+    if count == 0:
+        yield Problem(path, "at least one controlplane is required")
+    elif count % 2 == 0:
+        # etcd needs a majority: 2 members tolerate no more failures than 1, 4 no more than 3.
+        yield Problem(path, f"{count} controlplanes: use an odd number, etcd needs a majority")
+
+
+def _check_proxmox(stack: Stack) -> Iterator[Problem]:
+    if stack.proxmox is None or not stack.proxmox.hosts:
+        yield Problem(("proxmox", "hosts"), "topology proxmox needs at least one host")
+        return
+    pve = stack.proxmox
+    yield from _check_hosts(pve, {i.name: i for i in stack.instances})
+    for index, inst in enumerate(stack.instances):
+        if inst.role != "proxmox-host":
+            yield Problem(
+                ("instances", index, "role"),
+                "with topology proxmox, Talos runs in proxmox.talos_vms; instances are hosts",
+            )
+    yield from _check_vms(pve)
+    if pve.ceph.enabled and pve.ceph.replicas > len(pve.hosts):
+        yield Problem(
+            ("proxmox", "ceph", "replicas"),
+            f"{pve.ceph.replicas} replicas need at least {pve.ceph.replicas} hosts "
+            f"(have {len(pve.hosts)}); Ceph would never reach HEALTH_OK",
+        )
+
+
+def _check_hosts(pve: Proxmox, instances: dict[str, Instance]) -> Iterator[Problem]:
+    seen: set[str] = set()
+    for index, host in enumerate(pve.hosts):
+        path: Path = ("proxmox", "hosts", index)
+        if host.name in seen:
+            yield Problem((*path, "name"), f"duplicate host {host.name!r}")
+        seen.add(host.name)
+        if (host.address is None) == (host.instance is None):
+            yield Problem(path, "set exactly one of address or instance")
+        elif host.instance is not None:
+            inst = instances.get(host.instance)
+            if inst is None:
+                yield Problem((*path, "instance"), f"no instance named {host.instance!r}")
+            elif inst.role != "proxmox-host":
+                yield Problem((*path, "instance"), f"{host.instance!r} has role {inst.role}")
+
+
+def _check_vms(pve: Proxmox) -> Iterator[Problem]:
+    hosts = {h.name for h in pve.hosts}
+    seen: set[str] = set()
+    for index, vm in enumerate(pve.talos_vms):
+        if vm.name in seen:
+            yield Problem(("proxmox", "talos_vms", index, "name"), f"duplicate VM {vm.name!r}")
+        seen.add(vm.name)
+        if vm.host not in hosts:
+            yield Problem(("proxmox", "talos_vms", index, "host"), f"no host named {vm.host!r}")
+    controlplanes = sum(vm.role == "controlplane" for vm in pve.talos_vms)
+    yield from _check_controlplanes(controlplanes, ("proxmox", "talos_vms"))

@@ -1,0 +1,184 @@
+"""The typed model of stack.yaml: shapes of the data only; cross-field rules live in checks.py."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+SEMVER = r"^v?[0-9]+\.[0-9]+\.[0-9]+$"
+
+Topology = Literal["direct", "proxmox"]
+FreeTierProfile = Literal["always-free-2026-06", "always-free-legacy"]
+A1_SHAPE = "VM.Standard.A1.Flex"
+
+
+def _cidr(value: str) -> str:
+    try:
+        net = ipaddress.ip_network(value, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"not a CIDR block: {exc}") from None
+    if net.version != 4:
+        raise ValueError("only IPv4 CIDR blocks are supported")
+    return str(net)
+
+
+Cidr = Annotated[str, AfterValidator(_cidr), Field(examples=["10.0.0.0/16"])]
+Name = Annotated[
+    str,
+    Field(
+        pattern=DNS_LABEL,
+        description="A DNS label: lower-case letters, digits and '-', at most 63 characters.",
+    ),
+]
+Version = Annotated[str, Field(pattern=SEMVER)]
+
+
+class _Model(BaseModel):
+    # strict: a quoted "2" is not an OCPU count; forbid: a typo'd key is an error, not ignored.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Oci(_Model):
+    region: Annotated[
+        str,
+        Field(
+            pattern=r"^[a-z]{2,3}-[a-z]+-[0-9]+$",
+            description="The tenancy's home region: Always Free A1 capacity exists only there.",
+            examples=["uk-london-1"],
+        ),
+    ]
+    compartment_ocid: Annotated[
+        str,
+        Field(
+            pattern=r"^ocid1\.(compartment|tenancy)\.oc[0-9]+\.\.[a-z0-9]+$",
+            description="Compartment (or the tenancy root) that holds every resource.",
+        ),
+    ]
+    availability_domains: Annotated[
+        list[Annotated[int, Field(ge=1, le=3)]],
+        Field(min_length=1, description="Availability domain numbers (1-3) the stack may use."),
+    ] = [1]
+
+
+class Instance(_Model):
+    name: Name
+    role: Literal["controlplane", "worker", "proxmox-host"]
+    shape: Annotated[str, Field(pattern=r"^(VM|BM)\.[A-Za-z0-9.]+$")] = A1_SHAPE
+    ocpus: Annotated[float | None, Field(gt=0, description="Flex shapes only.")] = None
+    memory_gb: Annotated[int | None, Field(ge=1, description="Flex shapes only.")] = None
+    boot_volume_gb: Annotated[int, Field(ge=50, le=32768)] = 50
+    availability_domain: Annotated[int, Field(ge=1, le=3)] = 1
+
+
+class Bastion(_Model):
+    enabled: bool = True
+    name: Name = "bastion"
+    shape: Literal["VM.Standard.E2.1.Micro"] = "VM.Standard.E2.1.Micro"
+    boot_volume_gb: Annotated[int, Field(ge=50, le=32768)] = 50
+    availability_domain: Annotated[int, Field(ge=1, le=3)] = 1
+
+
+class Network(_Model):
+    vcn_cidr: Cidr = "10.0.0.0/16"
+    subnet_cidr: Cidr = "10.0.1.0/24"
+    pod_cidr: Cidr = "10.244.0.0/16"
+    service_cidr: Cidr = "10.96.0.0/12"
+    admin_cidrs: Annotated[
+        list[Cidr],
+        Field(min_length=1, description="Source CIDRs allowed to reach SSH and the Talos API."),
+    ]
+
+
+class Versions(_Model):
+    talos: Version
+    kubernetes: Version
+    cilium: Version
+
+
+class Flux(_Model):
+    repo_url: Annotated[str, Field(pattern=r"^(https|ssh)://[^\s]+$")]
+    branch: Annotated[str, Field(pattern=r"^[A-Za-z0-9._/-]+$", min_length=1)] = "main"
+
+
+class Apps(_Model):
+    cert_manager: bool = True
+    tailscale_operator: bool = True
+    oci_ccm: bool = True
+    grafana_alloy: bool = True
+
+
+class Budget(_Model):
+    alert_email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+    amount: Annotated[
+        float, Field(gt=0, description="Monthly budget in the tenancy's currency.")
+    ] = 1.0
+
+
+class FreeTier(_Model):
+    profile: FreeTierProfile = "always-free-2026-06"
+
+
+class ProxmoxHost(_Model):
+    name: Name
+    address: Annotated[
+        str | None, Field(description="SSH address; omit when `instance` names an OCI instance.")
+    ] = None
+    instance: Annotated[
+        Name | None, Field(description="The `instances` entry (role proxmox-host) this host is.")
+    ] = None
+    ssh_user: str = "root"
+
+
+class TalosVm(_Model):
+    name: Name
+    host: Name
+    role: Literal["controlplane", "worker"] = "controlplane"
+    cores: Annotated[int, Field(ge=1)] = 1
+    memory_gb: Annotated[int, Field(ge=2)] = 4
+    disk_gb: Annotated[int, Field(ge=10)] = 20
+
+
+class Ceph(_Model):
+    enabled: bool = True
+    pool: Name = "vm-storage"
+    replicas: Annotated[int, Field(ge=1, le=7)] = 3
+
+
+class Proxmox(_Model):
+    hosts: list[ProxmoxHost] = []
+    talos_vms: list[TalosVm] = []
+    ceph: Ceph = Ceph()
+
+
+class Stack(_Model):
+    """stack.yaml: the one file a user edits; every stage derives its inputs from it."""
+
+    name: Name
+    topology: Topology = "direct"
+    oci: Oci
+    instances: list[Instance]
+    bastion: Bastion = Bastion()
+    network: Network
+    versions: Versions
+    flux: Flux
+    apps: Apps = Apps()
+    budget: Budget
+    free_tier: FreeTier = FreeTier()
+    proxmox: Proxmox | None = None
+
+    def node_names(self) -> list[str]:
+        return [i.name for i in self.instances] + (
+            [self.bastion.name] if self.bastion.enabled else []
+        )
+
+
+def is_flex(shape: str) -> bool:
+    return shape.endswith(".Flex")
+
+
+def is_a1(shape: str) -> bool:
+    return re.match(r"^VM\.Standard\.A1\.", shape) is not None

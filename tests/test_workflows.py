@@ -1,0 +1,305 @@
+"""The GitHub Actions workflows: linted by the real actionlint and zizmor, plus
+structural rules neither tool enforces (SHA pins, secrets only through env://,
+the Dagger CLI version matching dagger.json)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+GITHUB_DIR = ROOT / ".github"
+WORKFLOW_DIR = GITHUB_DIR / "workflows"
+WORKFLOWS = sorted(WORKFLOW_DIR.glob("*.y*ml"))
+DAGGER_ACTION = "dagger/dagger-for-github"
+SAME_REPO = "github.event.pull_request.head.repo.full_name == github.repository"
+
+SHA_PIN = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>\S+)(?P<rest>.*)$")
+VERSION_COMMENT = re.compile(r"#\s*v\d+(?:\.\d+){0,2}\b")
+
+# A workflow that both linters must reject: an attacker-controlled PR title
+# expanded straight into a shell script, and a tag-pinned action.
+BAD_WORKFLOW = """\
+name: bad
+on: pull_request
+jobs:
+  greet:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - run: echo "${{ github.event.pull_request.title }}"
+"""
+
+
+# --- helpers -----------------------------------------------------------------
+
+
+def find_tool(name: str) -> str:
+    """The tool installed next to this interpreter (the venv), else on PATH."""
+    beside = Path(sys.executable).parent / name
+    if beside.is_file():
+        return str(beside)
+    found = shutil.which(name)
+    if found is None:
+        pytest.fail(f"{name} is not installed; install the test extras (pip install -e .[test])")
+    return found
+
+
+def run_tool(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=300, check=False)
+
+
+def run_actionlint(files: list[Path], cwd: Path) -> subprocess.CompletedProcess[str]:
+    argv = [find_tool("actionlint"), "-no-color", "-oneline", *map(str, files)]
+    return run_tool(argv, cwd)
+
+
+def run_zizmor(target: Path, cwd: Path, fmt: str = "plain") -> subprocess.CompletedProcess[str]:
+    argv = [
+        find_tool("zizmor"),
+        "--offline",
+        "--no-progress",
+        "--color=never",
+        f"--format={fmt}",
+        str(target),
+    ]
+    return run_tool(argv, cwd)
+
+
+def output_of(result: subprocess.CompletedProcess[str]) -> str:
+    return f"exit {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+
+
+def load(path: Path) -> dict[Any, Any]:
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert isinstance(doc, dict), f"{path.name}: not a mapping"
+    return doc
+
+
+def triggers(doc: dict[Any, Any]) -> dict[str, Any]:
+    """The `on:` block as a mapping; PyYAML reads the bare key `on` as True."""
+    on = doc.get("on", doc.get(True))
+    if isinstance(on, str):
+        return {on: None}
+    if isinstance(on, list):
+        return dict.fromkeys(on)
+    assert isinstance(on, dict), "workflow has no `on:` triggers"
+    return on
+
+
+def jobs(doc: dict[Any, Any]) -> dict[str, dict[str, Any]]:
+    found = doc.get("jobs")
+    assert isinstance(found, dict) and found, "workflow has no jobs"
+    return found
+
+
+def steps(doc: dict[Any, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for job_id, job in jobs(doc).items():
+        for step in job.get("steps", []):
+            yield job_id, step
+
+
+def all_uses(doc: dict[Any, Any]) -> Iterator[str]:
+    for job in jobs(doc).values():
+        if "uses" in job:  # a reusable workflow call
+            yield job["uses"]
+    for _, step in steps(doc):
+        if "uses" in step:
+            yield step["uses"]
+
+
+def unpinned_uses(doc: dict[Any, Any]) -> list[str]:
+    return [ref for ref in all_uses(doc) if not ref.startswith("./") and not SHA_PIN.fullmatch(ref)]
+
+
+def uses_without_version_comment(text: str) -> list[str]:
+    bad = []
+    for line in text.splitlines():
+        match = USES_LINE.match(line)
+        if (
+            match
+            and not match["ref"].startswith("./")
+            and not VERSION_COMMENT.search(match["rest"])
+        ):
+            bad.append(line.strip())
+    return bad
+
+
+def secrets_in_inline_args(doc: dict[Any, Any]) -> list[str]:
+    """`args`/`call` are pasted into the action's shell script, so a secret
+    there is printed in the log and open to injection; use env://NAME."""
+    bad = []
+    for job_id, step in steps(doc):
+        for key in ("args", "call"):
+            value = str((step.get("with") or {}).get(key, ""))
+            if "${{" in value and "secrets." in value:
+                bad.append(f"{job_id}: {step.get('name', step.get('uses'))}: with.{key}")
+    return bad
+
+
+def dagger_steps(doc: dict[Any, Any]) -> list[dict[str, Any]]:
+    return [step for _, step in steps(doc) if str(step.get("uses", "")).startswith(DAGGER_ACTION)]
+
+
+def engine_version() -> str:
+    config = json.loads((ROOT / "dagger.json").read_text(encoding="utf-8"))
+    return str(config["engineVersion"]).removeprefix("v")
+
+
+def workflow_ids(path: Path) -> str:
+    return path.name
+
+
+# --- the real linters ---------------------------------------------------------
+
+
+def test_workflows_exist() -> None:
+    assert {p.name for p in WORKFLOWS} >= {"pr.yml", "deploy.yml"}
+
+
+def test_actionlint_is_clean() -> None:
+    result = run_actionlint(WORKFLOWS, ROOT)
+    assert result.returncode == 0 and not result.stdout.strip(), output_of(result)
+
+
+def test_zizmor_is_clean() -> None:
+    result = run_zizmor(GITHUB_DIR, ROOT)
+    assert result.returncode == 0, output_of(result)
+    assert "No findings to report" in result.stdout + result.stderr, output_of(result)
+
+
+def test_linters_and_rules_reject_a_bad_workflow(tmp_path: Path) -> None:
+    """Proves the tools run for real: a known-bad workflow must be reported."""
+    bad = tmp_path / ".github" / "workflows" / "bad.yml"
+    bad.parent.mkdir(parents=True)
+    bad.write_text(BAD_WORKFLOW, encoding="utf-8")
+
+    lint = run_actionlint([bad], tmp_path)
+    assert lint.returncode != 0, output_of(lint)
+    assert "github.event.pull_request.title" in lint.stdout, output_of(lint)
+
+    audit = run_zizmor(tmp_path / ".github", tmp_path, fmt="json")
+    assert audit.returncode != 0, output_of(audit)
+    idents = {finding["ident"] for finding in json.loads(audit.stdout)}
+    assert {"template-injection", "unpinned-uses"} <= idents, output_of(audit)
+
+    doc = load(bad)
+    assert unpinned_uses(doc) == ["actions/checkout@v4"]
+    assert "permissions" not in doc
+    assert uses_without_version_comment(BAD_WORKFLOW)
+
+
+def test_inline_secret_rule_catches_secrets_in_args() -> None:
+    doc = {
+        "jobs": {
+            "j": {
+                "steps": [
+                    {
+                        "uses": f"{DAGGER_ACTION}@{'0' * 40}",
+                        "with": {"args": "pr --oci-key=${{ secrets.OCI_KEY }}"},
+                    }
+                ]
+            }
+        }
+    }
+    assert secrets_in_inline_args(doc) == [f"j: {DAGGER_ACTION}@{'0' * 40}: with.args"]
+
+
+# --- structural rules ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=workflow_ids)
+def test_every_action_is_pinned_to_a_commit(path: Path) -> None:
+    assert unpinned_uses(load(path)) == []
+    assert uses_without_version_comment(path.read_text(encoding="utf-8")) == []
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=workflow_ids)
+def test_no_secret_is_inlined_in_dagger_args(path: Path) -> None:
+    assert secrets_in_inline_args(load(path)) == []
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=workflow_ids)
+def test_no_pull_request_target(path: Path) -> None:
+    assert "pull_request_target" not in triggers(load(path))
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=workflow_ids)
+def test_top_level_permissions_and_concurrency(path: Path) -> None:
+    doc = load(path)
+    assert doc.get("permissions") == {}, "top level must grant nothing: permissions: {}"
+    assert doc.get("concurrency"), "workflow-level concurrency must be set"
+    for job_id, job in jobs(doc).items():
+        assert isinstance(job.get("permissions"), dict), f"{job_id}: job permissions missing"
+        assert job.get("timeout-minutes"), f"{job_id}: timeout-minutes missing"
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=workflow_ids)
+def test_checkout_does_not_persist_credentials(path: Path) -> None:
+    for job_id, step in steps(load(path)):
+        if str(step.get("uses", "")).startswith("actions/checkout@"):
+            with_ = step.get("with") or {}
+            assert with_.get("persist-credentials") is False, job_id
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=workflow_ids)
+def test_dagger_version_matches_dagger_json(path: Path) -> None:
+    found = dagger_steps(load(path))
+    assert found, f"{path.name}: no {DAGGER_ACTION} step"
+    for step in found:
+        assert str(step["with"]["version"]) == engine_version()
+
+
+def test_pr_passes_cloud_secrets_only_to_same_repo_pulls() -> None:
+    doc = load(WORKFLOW_DIR / "pr.yml")
+    assert set(triggers(doc)) == {"pull_request"}
+    assert doc["concurrency"]["cancel-in-progress"] is True
+    assert "pull_request.number" in doc["concurrency"]["group"]
+    allowed = {"contents": "read", "pull-requests": "write", "checks": "write"}
+    for job in jobs(doc).values():
+        assert set(job["permissions"].items()) <= set(allowed.items())
+    for _, step in steps(doc):
+        env = " ".join(str(v) for v in (step.get("env") or {}).values())
+        if "secrets." in env:
+            assert step.get("if") == SAME_REPO, step.get("name")
+    args = [str(step["with"]["args"]) for step in dagger_steps(doc)]
+    assert all(a.startswith("pr ") and a.endswith("export --path=out") for a in args)
+    assert any("--oci-key=env://OCI_KEY" in a for a in args)
+    assert any("--oci-key" not in a for a in args), "forks need a step without cloud secrets"
+
+
+def test_pr_publishes_the_report() -> None:
+    text = (WORKFLOW_DIR / "pr.yml").read_text(encoding="utf-8")
+    assert re.search(r"out/pr-report\.md\s*>>\s*\"\$GITHUB_STEP_SUMMARY\"", text)
+    uploads = [
+        step
+        for _, step in steps(load(WORKFLOW_DIR / "pr.yml"))
+        if str(step.get("uses", "")).startswith("actions/upload-artifact@")
+    ]
+    assert [step["with"]["path"] for step in uploads] == ["out/"]
+
+
+def test_deploy_runs_in_production_one_at_a_time() -> None:
+    doc = load(WORKFLOW_DIR / "deploy.yml")
+    assert triggers(doc)["push"] == {"branches": ["main"]}
+    assert doc["concurrency"] == {"group": "deploy-production", "cancel-in-progress": False}
+    assert [job.get("environment") for job in jobs(doc).values()] == ["production"]
+    (step,) = dagger_steps(doc)
+    assert step["with"]["verb"] == "call"
+    assert step["with"]["args"].split() == [
+        "deploy",
+        "--oci-config=env://OCI_CONFIG",
+        "--oci-key=env://OCI_KEY",
+        "--github-token=env://GITHUB_TOKEN",
+    ]
+    assert set(step["env"]) == {"OCI_CONFIG", "OCI_KEY", "GITHUB_TOKEN"}
