@@ -58,7 +58,7 @@ class Freetier:
     def pr(
         self,
         github_token: Annotated[
-            dagger.Secret | None, Doc("GitHub token for the PR comment")
+            dagger.Secret | None, Doc("GitHub token, for the steps that talk to GitHub")
         ] = None,
         oci_config: Annotated[dagger.Secret | None, Doc("OCI CLI config file contents")] = None,
         oci_key: Annotated[dagger.Secret | None, Doc("OCI API signing key (PEM)")] = None,
@@ -75,7 +75,9 @@ class Freetier:
         self,
         oci_config: Annotated[dagger.Secret, Doc("OCI CLI config file contents")],
         oci_key: Annotated[dagger.Secret, Doc("OCI API signing key (PEM)")],
-        github_token: Annotated[dagger.Secret | None, Doc("GitHub token")] = None,
+        github_token: Annotated[
+            dagger.Secret | None, Doc("GitHub token, for the steps that talk to GitHub")
+        ] = None,
         stack: Annotated[str, Doc("stack file, relative to the repository")] = "stack.yaml",
     ) -> dagger.Container:
         """The merge gate: every check again, with credentials required (nothing is skipped)."""

@@ -1,0 +1,90 @@
+"""Cross-field rules of the proxmox topology, driven on the parsed example."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from freetier.stack import Stack, check_stack, format_path
+from freetier.stack.load import parse_yaml, to_plain
+from tests.conftest import PROXMOX_EXAMPLE
+
+
+def _example() -> dict[str, Any]:
+    data: dict[str, Any] = to_plain(parse_yaml(PROXMOX_EXAMPLE))
+    return data
+
+
+def _problems(data: dict[str, Any]) -> list[str]:
+    return [f"{format_path(p.path)}: {p.message}" for p in check_stack(Stack.model_validate(data))]
+
+
+def test_the_example_has_no_problems() -> None:
+    assert _problems(_example()) == []
+
+
+def test_ceph_replicas_need_as_many_hosts() -> None:
+    data = _example()
+    data["proxmox"]["hosts"] = data["proxmox"]["hosts"][:2]
+    data["proxmox"]["talos_vms"] = [vm for vm in data["proxmox"]["talos_vms"] if vm["host"] != "pve-3"]
+    data["proxmox"]["talos_vms"].pop()
+    assert _problems(data) == [
+        "proxmox.ceph.replicas: 3 replicas need at least 3 hosts (have 2); "
+        "Ceph would never reach HEALTH_OK"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        pytest.param(
+            lambda d: d["proxmox"]["hosts"][0].update(address="192.0.2.10"),
+            "proxmox.hosts[0]: set exactly one of address or instance",
+            id="address-and-instance",
+        ),
+        pytest.param(
+            lambda d: d["proxmox"]["hosts"][0].update(instance="pve-9"),
+            "proxmox.hosts[0].instance: no instance named 'pve-9'",
+            id="unknown-instance",
+        ),
+        pytest.param(
+            lambda d: d["proxmox"]["talos_vms"][2].update(host="pve-7"),
+            "proxmox.talos_vms[2].host: no host named 'pve-7'",
+            id="vm-on-unknown-host",
+        ),
+        pytest.param(
+            lambda d: d["instances"][0].update(role="worker"),
+            "proxmox.hosts[0].instance: 'pve-1' has role worker",
+            id="host-is-not-a-proxmox-instance",
+        ),
+    ],
+)
+def test_proxmox_rules(edit, expected: str) -> None:
+    data = _example()
+    edit(data)
+    assert expected in _problems(data)
+
+
+def test_direct_topology_rejects_a_proxmox_section() -> None:
+    data = _example()
+    data["topology"] = "direct"
+    problems = _problems(data)
+    assert "proxmox: only used with topology: proxmox" in problems
+    assert "instances[0].role: proxmox-host needs topology: proxmox" in problems
+
+
+def test_fixed_shape_takes_no_ocpus() -> None:
+    data = _example()
+    data["instances"][0].update(shape="VM.Standard.E2.1.Micro")
+    assert "instances[0].ocpus: VM.Standard.E2.1.Micro is a fixed shape; remove ocpus" in (
+        _problems(data)
+    )
+
+
+def test_availability_domain_must_be_one_the_stack_uses() -> None:
+    data = _example()
+    data["instances"][1]["availability_domain"] = 2
+    assert _problems(data) == [
+        "instances[1].availability_domain: AD 2 is not in oci.availability_domains [1]"
+    ]

@@ -1,0 +1,126 @@
+"""The Dagger module without an engine: calls build queries lazily, so the built pipeline
+(`_ctx.selections`) and the registered metadata (`__dagger_module__`) are what we assert on."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import dagger
+import pytest
+from dagger import dag
+
+from freetier import pipeline
+from freetier.pipeline import Freetier
+from tests.conftest import ROOT
+
+MODULE = Freetier.__dagger_module__._objects["Freetier"]
+
+
+def _calls(obj: Any) -> list[tuple[str, dict[str, Any]]]:
+    return [(f.name, f.args) for f in obj._ctx.selections]
+
+
+def _walk(obj: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every selection of `obj` and of the Dagger objects passed to it as arguments."""
+    for name, args in _calls(obj):
+        yield name, args
+        for value in args.values():
+            if hasattr(value, "_ctx"):
+                yield from _walk(value)
+
+
+def _execs(obj: Any) -> list[list[str]]:
+    return [args["args"] for name, args in _calls(obj) if name == "withExec"]
+
+
+@pytest.fixture
+def module() -> Freetier:
+    return Freetier(source=dag.directory())
+
+
+def test_dagger_json_pins_a_0_21_engine_and_the_sdk_matches() -> None:
+    config = json.loads((ROOT / "dagger.json").read_text())
+    assert config["name"] == "freetier"
+    assert config["sdk"]["source"] == "python"
+    assert config["engineVersion"].startswith("v0.21.")
+    from importlib.metadata import version
+
+    assert version("dagger-io") == config["engineVersion"].removeprefix("v")
+
+
+def test_main_object_is_found_through_the_entry_point() -> None:
+    from importlib.metadata import entry_points
+
+    (ep,) = entry_points(group="dagger.mod", name="main_object")
+    assert ep.load() is Freetier
+
+
+def test_source_defaults_to_the_repository_root() -> None:
+    source = MODULE.get_constructor().parameters["source"]
+    assert source.default_path == "/"
+    assert ".venv" in (source.ignore or [])
+
+
+@pytest.mark.parametrize(("name", "policy"), [("check", "never"), ("pr", "never"),
+                                              ("deploy", "never"), ("toolchain", None)])
+def test_side_effecting_functions_are_never_cached(name: str, policy: str | None) -> None:
+    assert MODULE.functions[name].cache_policy == policy
+
+
+def test_every_credential_argument_is_a_dagger_secret() -> None:
+    for fn in MODULE.functions.values():
+        for param in fn.parameters.values():
+            if any(word in param.name for word in ("token", "key", "config", "password")):
+                assert param.resolved_type in (dagger.Secret, dagger.Secret | None), param.name
+
+
+def test_toolchain_uses_pinned_images_and_the_readme_set_up(module: Freetier) -> None:
+    calls = list(_walk(module.toolchain()))
+    images = [args["address"] for name, args in calls if name == "from"]
+    assert images == [pipeline.PYTHON_IMAGE, pipeline.TOFU_IMAGE]
+    assert all("@sha256:" in image for image in images)
+    assert _execs(module.toolchain())[-1] == ["./dev", "setup"]
+
+
+def test_nothing_reads_host_paths(module: Freetier) -> None:
+    built = [module.toolchain(), module.check(), module.pr(), module.deploy(
+        oci_config=dag.set_secret("c", "placeholder"), oci_key=dag.set_secret("k", "placeholder"))]
+    for obj in built:
+        assert all(name != "host" for name, _ in _walk(obj))
+
+
+def test_check_runs_the_readme_test_command(module: Freetier) -> None:
+    assert _execs(module.check())[-1] == ["./dev", "test"]
+
+
+def test_pr_without_secrets_runs_offline_and_returns_the_report(module: Freetier) -> None:
+    out = module.pr()
+    calls = _calls(out)
+    assert isinstance(out, dagger.Directory)
+    assert calls[-1] == ("directory", {"path": pipeline.OUT})
+    assert calls[-2] == (
+        "withExec",
+        {"args": ["./dev", "pr", "--stack", "stack.yaml", "--out", pipeline.OUT], "expect": "ANY"},
+    )
+    assert not [name for name, _ in calls if "Secret" in name]
+
+
+def test_pr_mounts_secrets_as_secrets(module: Freetier) -> None:
+    token, config, key = (dag.set_secret(n, "placeholder") for n in ("t", "c", "k"))
+    calls = _calls(module.pr(github_token=token, oci_config=config, oci_key=key))
+    assert ("withSecretVariable", {"name": "GITHUB_TOKEN", "secret": token}) in calls
+    assert ("withMountedSecret", {"path": "/root/.oci/config", "source": config}) in calls
+    assert ("withMountedSecret", {"path": "/root/.oci/key.pem", "source": key, "mode": 0o600}) in calls
+    assert ("withEnvVariable", {"name": "OCI_CLI_CONFIG_FILE", "value": "/root/.oci/config"}) in calls
+    # Secrets are mounted before the command runs, and never appear in its argv.
+    names = [name for name, _ in calls]
+    assert names.index("withSecretVariable") < len(names) - 2
+    assert all("placeholder" not in " ".join(argv) for argv in _execs(module.pr()))
+
+
+def test_deploy_requires_credentials_and_forbids_skipping(module: Freetier) -> None:
+    assert not MODULE.functions["deploy"].parameters["oci_config"].is_nullable
+    ctr = module.deploy(oci_config=dag.set_secret("c", "x"), oci_key=dag.set_secret("k", "x"))
+    assert _execs(ctr)[-1] == ["./dev", "pr", "--online", "--stack", "stack.yaml", "--out", pipeline.OUT]
