@@ -79,7 +79,9 @@ def test_bad_stack_exits_2_with_one_line_and_writes_nothing(kind: str, tmp_path:
         ("non-utf8", "not UTF-8 text (byte 0xe9 at offset 8)"),
     ],
 )
-def test_bad_stack_message_names_the_field(kind: str, fragment: str, tmp_path: Path, capsys) -> None:
+def test_bad_stack_message_names_the_field(
+    kind: str, fragment: str, tmp_path: Path, capsys
+) -> None:
     assert main(["stack", "validate", str(_bad_input(kind, tmp_path))]) == 2
     assert fragment in capsys.readouterr().err
 
@@ -95,7 +97,9 @@ def test_validate_json_for_machines(capsys, tmp_path: Path) -> None:
         "micro_instances": 1,
         "boot_volume_gb": 150,
     }
-    assert main(["stack", "validate", str(_bad_input("typo-key", tmp_path)), "--format", "json"]) == 2
+    assert (
+        main(["stack", "validate", str(_bad_input("typo-key", tmp_path)), "--format", "json"]) == 2
+    )
     bad = json.loads(capsys.readouterr().out)
     assert bad["valid"] is False and len(bad["errors"]) == 1
 
@@ -113,8 +117,14 @@ def test_schema_prints_the_committed_schema(capsys) -> None:
 
 @pytest.mark.parametrize(
     "argv",
-    [["--help"], ["stack", "--help"], ["stack", "validate", "--help"], ["schema", "--help"],
-     ["doctor", "--help"], ["pr", "--help"]],
+    [
+        ["--help"],
+        ["stack", "--help"],
+        ["stack", "validate", "--help"],
+        ["schema", "--help"],
+        ["doctor", "--help"],
+        ["pr", "--help"],
+    ],
 )
 def test_every_command_has_help(argv: list[str], capsys) -> None:
     with pytest.raises(SystemExit) as info:
@@ -158,7 +168,10 @@ def test_shipped_pr_runs_offline_as_a_user_would(tmp_path: Path) -> None:
     out = tmp_path / "out"
     proc = subprocess.run(
         [_freetier(), "pr", "--stack", str(SHIPPED_STACK), "--out", str(out)],
-        capture_output=True, text=True, env=env, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert sorted(p.name for p in out.iterdir()) == ["pr-report.json", "pr-report.md"]
@@ -175,5 +188,7 @@ def test_online_gate_refuses_to_skip(tmp_path: Path, monkeypatch, capsys) -> Non
     monkeypatch.setenv("HOME", str(tmp_path))
     out = tmp_path / "out"
     assert main(["pr", "--online", "--stack", str(SHIPPED_STACK), "--out", str(out)]) == 1
-    assert "--online: step(s) skipped for lack of credentials or tools: oci" in capsys.readouterr().err
+    assert (
+        "--online: step(s) skipped for lack of credentials or tools: oci" in capsys.readouterr().err
+    )
     assert not out.exists()

@@ -33,7 +33,7 @@ def test_missing_binary_is_a_missing_tool() -> None:
 
 
 def test_timeout() -> None:
-    with pytest.raises(ToolError, match="timed out after 0.2s"):
+    with pytest.raises(ToolError, match=r"timed out after 0\.2s"):
         run(Command(("sleep", "5"), timeout=0.2))
 
 

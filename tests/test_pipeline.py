@@ -63,8 +63,10 @@ def test_source_defaults_to_the_repository_root() -> None:
     assert ".venv" in (source.ignore or [])
 
 
-@pytest.mark.parametrize(("name", "policy"), [("check", "never"), ("pr", "never"),
-                                              ("deploy", "never"), ("toolchain", None)])
+@pytest.mark.parametrize(
+    ("name", "policy"),
+    [("check", "never"), ("pr", "never"), ("deploy", "never"), ("toolchain", None)],
+)
 def test_side_effecting_functions_are_never_cached(name: str, policy: str | None) -> None:
     assert MODULE.functions[name].cache_policy == policy
 
@@ -85,8 +87,15 @@ def test_toolchain_uses_pinned_images_and_the_readme_set_up(module: Freetier) ->
 
 
 def test_nothing_reads_host_paths(module: Freetier) -> None:
-    built = [module.toolchain(), module.check(), module.pr(), module.deploy(
-        oci_config=dag.set_secret("c", "placeholder"), oci_key=dag.set_secret("k", "placeholder"))]
+    built = [
+        module.toolchain(),
+        module.check(),
+        module.pr(),
+        module.deploy(
+            oci_config=dag.set_secret("c", "placeholder"),
+            oci_key=dag.set_secret("k", "placeholder"),
+        ),
+    ]
     for obj in built:
         assert all(name != "host" for name, _ in _walk(obj))
 
@@ -112,8 +121,14 @@ def test_pr_mounts_secrets_as_secrets(module: Freetier) -> None:
     calls = _calls(module.pr(github_token=token, oci_config=config, oci_key=key))
     assert ("withSecretVariable", {"name": "GITHUB_TOKEN", "secret": token}) in calls
     assert ("withMountedSecret", {"path": "/root/.oci/config", "source": config}) in calls
-    assert ("withMountedSecret", {"path": "/root/.oci/key.pem", "source": key, "mode": 0o600}) in calls
-    assert ("withEnvVariable", {"name": "OCI_CLI_CONFIG_FILE", "value": "/root/.oci/config"}) in calls
+    assert (
+        "withMountedSecret",
+        {"path": "/root/.oci/key.pem", "source": key, "mode": 0o600},
+    ) in calls
+    assert (
+        "withEnvVariable",
+        {"name": "OCI_CLI_CONFIG_FILE", "value": "/root/.oci/config"},
+    ) in calls
     # Secrets are mounted before the command runs, and never appear in its argv.
     names = [name for name, _ in calls]
     assert names.index("withSecretVariable") < len(names) - 2
@@ -123,4 +138,12 @@ def test_pr_mounts_secrets_as_secrets(module: Freetier) -> None:
 def test_deploy_requires_credentials_and_forbids_skipping(module: Freetier) -> None:
     assert not MODULE.functions["deploy"].parameters["oci_config"].is_nullable
     ctr = module.deploy(oci_config=dag.set_secret("c", "x"), oci_key=dag.set_secret("k", "x"))
-    assert _execs(ctr)[-1] == ["./dev", "pr", "--online", "--stack", "stack.yaml", "--out", pipeline.OUT]
+    assert _execs(ctr)[-1] == [
+        "./dev",
+        "pr",
+        "--online",
+        "--stack",
+        "stack.yaml",
+        "--out",
+        pipeline.OUT,
+    ]

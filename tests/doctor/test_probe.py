@@ -61,7 +61,14 @@ def test_missing_tools_block_their_stages(tmp_path: Path) -> None:
     assert by_key["sops"].status == "missing"
     assert by_key["sops"].detail == "none of sops on PATH"
     assert blocked_stages(statuses) == [
-        "images", "oci", "proxmox", "talos", "flux", "secrets", "pr", "dagger"
+        "images",
+        "oci",
+        "proxmox",
+        "talos",
+        "flux",
+        "secrets",
+        "pr",
+        "dagger",
     ]
 
 

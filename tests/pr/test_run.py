@@ -39,7 +39,10 @@ def test_offline_run_skips_the_tenancy_and_says_why(tmp_path: Path) -> None:
     report = run_pr(SHIPPED_STACK, env={}, home=tmp_path)
     steps = _steps(report)
     assert steps["stack"][0] == "ok"
-    assert steps["schema"] == ("ok", f"{SHIPPED_STACK.parent / 'stack.schema.json'} matches the stack model")
+    assert steps["schema"] == (
+        "ok",
+        f"{SHIPPED_STACK.parent / 'stack.schema.json'} matches the stack model",
+    )
     assert steps["oci"][0] == "skipped"
     assert "no OCI credentials" in steps["oci"][1]
     assert report.exit_code == 0

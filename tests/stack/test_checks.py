@@ -27,7 +27,9 @@ def test_the_example_has_no_problems() -> None:
 def test_ceph_replicas_need_as_many_hosts() -> None:
     data = _example()
     data["proxmox"]["hosts"] = data["proxmox"]["hosts"][:2]
-    data["proxmox"]["talos_vms"] = [vm for vm in data["proxmox"]["talos_vms"] if vm["host"] != "pve-3"]
+    data["proxmox"]["talos_vms"] = [
+        vm for vm in data["proxmox"]["talos_vms"] if vm["host"] != "pve-3"
+    ]
     data["proxmox"]["talos_vms"].pop()
     assert _problems(data) == [
         "proxmox.ceph.replicas: 3 replicas need at least 3 hosts (have 2); "

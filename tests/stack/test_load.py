@@ -33,40 +33,102 @@ def test_proxmox_example_shows_the_design_documents_topology() -> None:
 
 # (id, old text, new text, expected line: "stack.yaml:LINE: path: message" fragments)
 TEXT_CASES = [
-    ("typo-key", "  boot_volume_gb: 50\n\nnetwork:", "  boot_volum_gb: 50\n\nnetwork:",
-     "bastion.boot_volum_gb: unknown key (a typo?)"),
-    ("overlapping-cidr", "pod_cidr: 10.244.0.0/16", "pod_cidr: 10.0.128.0/17",
-     "network.pod_cidr: 10.0.128.0/17 overlaps vcn_cidr 10.0.0.0/16"),
-    ("fractional-a1-ocpus", "    ocpus: 1\n    memory_gb: 6\n    boot_volume_gb: 50\n  - name: node-2",
-     "    ocpus: 1.5\n    memory_gb: 6\n    boot_volume_gb: 50\n  - name: node-2",
-     "instances[0].ocpus: A1 OCPUs must be a whole number (got 1.5)"),
-    ("missing-required", "budget:\n  alert_email: you@example.com\n", "budget:\n",
-     "budget.alert_email: required field is missing"),
-    ("invalid-yaml", "  branch: main\n", "  branch: main\n  - stray\n", "invalid YAML: while parsing a block mapping"),
-    ("quoted-number", "    memory_gb: 6\n    boot_volume_gb: 50\n  - name: node-2",
-     "    memory_gb: '6'\n    boot_volume_gb: 50\n  - name: node-2",
-     "instances[0].memory_gb: Input should be a valid integer (got '6')"),
-    ("service-overlaps-pods", "service_cidr: 10.96.0.0/12", "service_cidr: 10.244.0.0/20",
-     "network.service_cidr: 10.244.0.0/20 overlaps pod_cidr 10.244.0.0/16"),
-    ("subnet-outside-vcn", "subnet_cidr: 10.0.1.0/24", "subnet_cidr: 10.1.1.0/24",
-     "network.subnet_cidr: 10.1.1.0/24 is not inside vcn_cidr 10.0.0.0/16"),
-    ("cidr-host-bits", "vcn_cidr: 10.0.0.0/16", "vcn_cidr: 10.0.0.1/16",
-     "network.vcn_cidr: Value error, not a CIDR block: 10.0.0.1/16 has host bits set"),
-    ("name-not-dns-safe", "  - name: node-2", "  - name: Node_2",
-     "instances[1].name: String should match pattern"),
-    ("duplicate-name", "  - name: node-2", "  - name: node-1",
-     "instances[1].name: duplicate name 'node-1'"),
-    ("even-controlplanes", "    role: worker", "    role: controlplane",
-     "instances: 2 controlplanes: use an odd number"),
-    ("unknown-profile", "profile: always-free-2026-06", "profile: always-free-2019",
-     "free_tier.profile: Input should be 'always-free-2026-06' or 'always-free-legacy'"),
-    ("proxmox-without-hosts", "topology: direct", "topology: proxmox",
-     "proxmox.hosts: topology proxmox needs at least one host"),
-    ("a1-memory-ratio", "    memory_gb: 6\n    boot_volume_gb: 50\n  - name: node-2",
-     "    memory_gb: 100\n    boot_volume_gb: 50\n  - name: node-2",
-     "instances[0].memory_gb: 100 GB is outside 1-64 GB per OCPU"),
-    ("duplicate-key", "topology: direct\n", "topology: direct\ntopology: proxmox\n",
-     "invalid YAML"),
+    (
+        "typo-key",
+        "  boot_volume_gb: 50\n\nnetwork:",
+        "  boot_volum_gb: 50\n\nnetwork:",
+        "bastion.boot_volum_gb: unknown key (a typo?)",
+    ),
+    (
+        "overlapping-cidr",
+        "pod_cidr: 10.244.0.0/16",
+        "pod_cidr: 10.0.128.0/17",
+        "network.pod_cidr: 10.0.128.0/17 overlaps vcn_cidr 10.0.0.0/16",
+    ),
+    (
+        "fractional-a1-ocpus",
+        "    ocpus: 1\n    memory_gb: 6\n    boot_volume_gb: 50\n  - name: node-2",
+        "    ocpus: 1.5\n    memory_gb: 6\n    boot_volume_gb: 50\n  - name: node-2",
+        "instances[0].ocpus: A1 OCPUs must be a whole number (got 1.5)",
+    ),
+    (
+        "missing-required",
+        "budget:\n  alert_email: you@example.com\n",
+        "budget:\n",
+        "budget.alert_email: required field is missing",
+    ),
+    (
+        "invalid-yaml",
+        "  branch: main\n",
+        "  branch: main\n  - stray\n",
+        "invalid YAML: while parsing a block mapping",
+    ),
+    (
+        "quoted-number",
+        "    memory_gb: 6\n    boot_volume_gb: 50\n  - name: node-2",
+        "    memory_gb: '6'\n    boot_volume_gb: 50\n  - name: node-2",
+        "instances[0].memory_gb: Input should be a valid integer (got '6')",
+    ),
+    (
+        "service-overlaps-pods",
+        "service_cidr: 10.96.0.0/12",
+        "service_cidr: 10.244.0.0/20",
+        "network.service_cidr: 10.244.0.0/20 overlaps pod_cidr 10.244.0.0/16",
+    ),
+    (
+        "subnet-outside-vcn",
+        "subnet_cidr: 10.0.1.0/24",
+        "subnet_cidr: 10.1.1.0/24",
+        "network.subnet_cidr: 10.1.1.0/24 is not inside vcn_cidr 10.0.0.0/16",
+    ),
+    (
+        "cidr-host-bits",
+        "vcn_cidr: 10.0.0.0/16",
+        "vcn_cidr: 10.0.0.1/16",
+        "network.vcn_cidr: Value error, not a CIDR block: 10.0.0.1/16 has host bits set",
+    ),
+    (
+        "name-not-dns-safe",
+        "  - name: node-2",
+        "  - name: Node_2",
+        "instances[1].name: String should match pattern",
+    ),
+    (
+        "duplicate-name",
+        "  - name: node-2",
+        "  - name: node-1",
+        "instances[1].name: duplicate name 'node-1'",
+    ),
+    (
+        "even-controlplanes",
+        "    role: worker",
+        "    role: controlplane",
+        "instances: 2 controlplanes: use an odd number",
+    ),
+    (
+        "unknown-profile",
+        "profile: always-free-2026-06",
+        "profile: always-free-2019",
+        "free_tier.profile: Input should be 'always-free-2026-06' or 'always-free-legacy'",
+    ),
+    (
+        "proxmox-without-hosts",
+        "topology: direct",
+        "topology: proxmox",
+        "proxmox.hosts: topology proxmox needs at least one host",
+    ),
+    (
+        "a1-memory-ratio",
+        "    memory_gb: 6\n    boot_volume_gb: 50\n  - name: node-2",
+        "    memory_gb: 100\n    boot_volume_gb: 50\n  - name: node-2",
+        "instances[0].memory_gb: 100 GB is outside 1-64 GB per OCPU",
+    ),
+    (
+        "duplicate-key",
+        "topology: direct\n",
+        "topology: direct\ntopology: proxmox\n",
+        "invalid YAML",
+    ),
 ]
 
 
@@ -143,11 +205,16 @@ def _line_of(text: str, needle: str) -> int:
 @pytest.mark.parametrize(
     ("old", "new", "needle"),
     [
-        pytest.param("  boot_volume_gb: 50\n\nnetwork:", "  boot_volum_gb: 50\n\nnetwork:",
-                     "boot_volum_gb", id="unknown-key"),
+        pytest.param(
+            "  boot_volume_gb: 50\n\nnetwork:",
+            "  boot_volum_gb: 50\n\nnetwork:",
+            "boot_volum_gb",
+            id="unknown-key",
+        ),
         pytest.param("ocpus: 1\n", "ocpus: 2.5\n", "ocpus: 2.5", id="nested-list-item"),
-        pytest.param("  branch: main\n", "  branch: main\n  - stray\n", "- stray",
-                     id="yaml-syntax"),
+        pytest.param(
+            "  branch: main\n", "  branch: main\n  - stray\n", "- stray", id="yaml-syntax"
+        ),
     ],
 )
 def test_errors_point_at_the_line_of_the_field(
