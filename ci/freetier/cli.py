@@ -16,10 +16,14 @@ from typing import TextIO
 from freetier import __version__
 from freetier.doctor import STAGES, TOOLS, ToolStatus, blocked_stages, probe_tools
 from freetier.errors import ConfigError, FreetierError
+from freetier.guard.profile import profile_names
+from freetier.guard.render import render_guard_json, render_guard_markdown, render_guard_text
+from freetier.guard.run import parse_plan_spec, read_tenancy, run_guard
 from freetier.pr import REPORT_JSON, REPORT_MD, run_pr, write_report
-from freetier.report import render_text, verdict
+from freetier.report import render_text, verdict, write_files
 from freetier.stack import load_stack, stack_schema_text
 from freetier.stack.derive import describe_stack, stack_totals
+from freetier.tofu.vars import LAYERS, TFVARS_FILE, tfvars_text
 
 DEFAULT_STACK = Path("stack.yaml")
 
@@ -108,6 +112,48 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_format(pr)
     pr.set_defaults(handler=cmd_pr)
+
+    guard = sub.add_parser(
+        "guard",
+        help="prove the stack and its plans stay within Always Free ($0)",
+        description="Classify every resource the stack, its tofu plans and (with --live) the "
+        "tenancy hold: free within a limit, always free, may be billed, or paid. Limits are per "
+        "tenancy, so everything is counted together. Exit 0 free, 1 blocking, 2 bad input.",
+    )
+    guard.add_argument("--stack", type=Path, default=DEFAULT_STACK, help="default: stack.yaml")
+    guard.add_argument(
+        "--plan",
+        action="append",
+        default=[],
+        metavar="NAME=FILE",
+        help="a layer's `tofu show -json` output (repeatable); an `oci` plan replaces what the "
+        "guard derives from the stack",
+    )
+    guard.add_argument(
+        "--live",
+        action="store_true",
+        help="also count the tenancy's existing resources (OCI credentials required)",
+    )
+    guard.add_argument("--profile", help="limit profile (default: the stack's free_tier.profile)")
+    guard.add_argument(
+        "--format", choices=("text", "json", "markdown"), default="text", help="output format"
+    )
+    guard.set_defaults(handler=cmd_guard)
+
+    tofu = sub.add_parser("tofu", help="inputs of the tofu layers", description="Tofu layers.")
+    tofu_sub = tofu.add_subparsers(title="commands", metavar="COMMAND")
+    tvars = tofu_sub.add_parser(
+        "vars",
+        help="write a layer's stack.auto.tfvars.json from stack.yaml",
+        description="Derive a layer's variables from stack.yaml and write "
+        "tofu/LAYER/stack.auto.tfvars.json (never edit it by hand). --check only compares.",
+    )
+    tvars.add_argument("--layer", choices=LAYERS, required=True)
+    tvars.add_argument("--stack", type=Path, default=DEFAULT_STACK, help="default: stack.yaml")
+    tvars.add_argument(
+        "--check", action="store_true", help="exit 1 if the file is missing or out of date"
+    )
+    tvars.set_defaults(handler=cmd_tofu_vars)
     return parser
 
 
@@ -173,6 +219,45 @@ def cmd_pr(args: argparse.Namespace) -> int:
     if report.failed:
         print(f"freetier: {verdict(report)} (see {args.out / REPORT_MD})", file=sys.stderr)
     return report.exit_code
+
+
+def cmd_guard(args: argparse.Namespace) -> int:
+    if args.profile is not None and args.profile not in profile_names():
+        known = ", ".join(profile_names())
+        raise ConfigError([f"--profile {args.profile}: unknown free-tier profile (known: {known})"])
+    stack = load_stack(args.stack)
+    plans = [parse_plan_spec(spec) for spec in args.plan]
+    live = read_tenancy(stack, os.environ, Path.home()) if args.live else []
+    result = run_guard(stack, plans, live=live, profile_name=args.profile)
+    render = {
+        "text": render_guard_text,
+        "json": render_guard_json,
+        "markdown": render_guard_markdown,
+    }[args.format]
+    sys.stdout.write(render(result))
+    return result.exit_code
+
+
+def cmd_tofu_vars(args: argparse.Namespace) -> int:
+    stack = load_stack(args.stack)
+    target = args.stack.parent / "tofu" / args.layer / TFVARS_FILE
+    text = tfvars_text(stack)
+    if args.check:
+        current = target.read_text(encoding="utf-8") if target.is_file() else None
+        if current == text:
+            print(f"{target}: up to date")
+            return 0
+        print(
+            f"{target}: {'missing' if current is None else 'out of date'}; "
+            f"run: freetier tofu vars --layer {args.layer}",
+            file=sys.stderr,
+        )
+        return 1
+    if not target.parent.is_dir():
+        raise ConfigError([f"{target.parent}: no such layer folder"])
+    write_files(target.parent, {TFVARS_FILE: text})
+    print(f"wrote {target}")
+    return 0
 
 
 def _status_json(s: ToolStatus) -> dict[str, object]:

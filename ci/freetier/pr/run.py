@@ -28,6 +28,7 @@ def run_pr(
         steps.check_schema_step(stack_file.parent / "stack.schema.json"),
         steps.check_tools_step(probe_tools(path=path)),
         steps.check_oci_step(stack, env, home),
+        steps.check_guard_step(stack, env, home),
     )
     return Report(
         title="freetier plan report", subject=f"{stack.name} ({stack_file.name})", steps=results

@@ -7,7 +7,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from freetier.doctor import ToolStatus, blocked_stages
-from freetier.report import StepResult
+from freetier.errors import FreetierError
+from freetier.guard.render import render_guard_markdown, verdict_line
+from freetier.guard.run import read_tenancy, run_guard
+from freetier.report import Outcome, StepResult
 from freetier.stack import Stack, stack_schema_text
 from freetier.stack.derive import describe_stack
 
@@ -114,3 +117,28 @@ def _check_oci_config(stack: Stack, config_file: Path, profile: str) -> StepResu
     if problems:
         return StepResult("oci", title, "failed", "; ".join(problems))
     return StepResult("oci", title, "ok", f"{config_file} [{profile}] fits the stack")
+
+
+def check_guard_step(stack: Stack, env: Mapping[str, str], home: Path) -> StepResult:
+    """The free-tier guard on what the stack creates, plus the tenancy when credentials exist."""
+    title = "free-tier guard"
+    live_note = "offline: the stack only"
+    try:
+        live = []
+        if oci_config_file(env, home) is not None:
+            live = read_tenancy(stack, env, home)
+            live_note = f"with {len(live)} existing resource(s) of the tenancy"
+        result = run_guard(stack, [], live=live)
+    except FreetierError as exc:
+        return StepResult("guard", title, "failed", str(exc).splitlines()[0])
+    outcome: Outcome = "ok" if result.free else "failed"
+    if result.free and result.warnings:
+        outcome = "warning"
+    return StepResult(
+        "guard",
+        title,
+        outcome,
+        f"{verdict_line(result)} ({live_note}; profile {result.profile.name})",
+        result.blocking + result.warnings,
+        markdown=render_guard_markdown(result),
+    )

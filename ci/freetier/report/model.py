@@ -17,6 +17,7 @@ class StepResult:
     outcome: Outcome
     summary: str
     details: tuple[str, ...] = ()
+    markdown: str = ""  # a section of its own in the PR report (the guard's tables)
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,8 @@ def render_markdown(report: Report) -> str:
     ]
     lines += [f"| {ICONS[s.outcome]} | {s.title} | {_cell(s.summary)} |" for s in report.steps]
     for step in report.steps:
+        if step.markdown:
+            lines += ["", step.markdown.rstrip()]
         if step.details:
             lines += [
                 "",

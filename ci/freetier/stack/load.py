@@ -53,21 +53,21 @@ def parse_yaml(path: Path) -> CommentedMap:
     return tree
 
 
-def read_text(path: Path) -> str:
+def read_text(path: Path, max_bytes: int = MAX_BYTES) -> str:
     """UTF-8 text of a regular file, with a clear error for every way that can fail."""
     try:
         if path.is_dir():
             raise ConfigError([f"{path}: is a directory, expected a YAML file"])
         with path.open("rb") as handle:
-            data = handle.read(MAX_BYTES + 1)
+            data = handle.read(max_bytes + 1)
     except FileNotFoundError:
         raise ConfigError([f"{path}: no such file"]) from None
     except PermissionError:
         raise ConfigError([f"{path}: permission denied"]) from None
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from None
-    if len(data) > MAX_BYTES:
-        raise ConfigError([f"{path}: larger than {MAX_BYTES} bytes; is this the right file?"])
+    if len(data) > max_bytes:
+        raise ConfigError([f"{path}: larger than {max_bytes} bytes; is this the right file?"])
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -120,6 +120,14 @@ class Budget(_Model):
 
 class FreeTier(_Model):
     profile: FreeTierProfile = "always-free-2026-06"
+    allow_unknown: Annotated[
+        list[str],
+        Field(
+            description="Resource types or shapes the guard does not know and you accept "
+            "anyway (they are reported, not counted). Anything else unknown blocks.",
+            examples=[["oci_core_image"]],
+        ),
+    ] = []
 
 
 class ProxmoxHost(_Model):

@@ -1,0 +1,56 @@
+"""The resources layer 1 (tofu/oci) creates, derived from stack.yaml offline. Pure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from freetier.guard.resources import Resource
+from freetier.stack import Stack
+from freetier.stack.model import is_flex
+
+
+def stack_resources(stack: Stack) -> list[Resource]:
+    """Mirrors tofu/oci: the network, each instance with its boot volume, budget and quota."""
+    network = [
+        _r("oci_core_vcn", "vcn", {"cidr_blocks": [stack.network.vcn_cidr]}),
+        _r("oci_core_internet_gateway", "igw", {}),
+        _r("oci_core_route_table", "public", {}),
+        _r("oci_core_security_list", "nodes", {}),
+        _r("oci_core_subnet", "nodes", {"cidr_block": stack.network.subnet_cidr}),
+    ]
+    instances = [
+        _r("oci_core_instance", i.name, _instance(i.shape, i.ocpus, i.memory_gb, i.boot_volume_gb))
+        for i in stack.instances
+    ]
+    if stack.bastion.enabled:
+        b = stack.bastion
+        instances.append(
+            _r("oci_core_instance", b.name, _instance(b.shape, None, None, b.boot_volume_gb))
+        )
+    guards = [
+        _r("oci_budget_budget", "monthly", {"amount": stack.budget.amount}),
+        _r("oci_budget_alert_rule", "actual", {"type": "ACTUAL", "threshold": 0.01}),
+        _r("oci_budget_alert_rule", "forecast", {"type": "FORECAST", "threshold": 0.01}),
+        _r("oci_limits_quota", "free_tier", {}),
+    ]
+    return network + instances + guards
+
+
+def _instance(
+    shape: str, ocpus: float | None, memory_gb: int | None, boot_gb: int
+) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "display_name": "",
+        "shape": shape,
+        # The provider types the boot volume size as a string.
+        "source_details": [{"source_type": "image", "boot_volume_size_in_gbs": str(boot_gb)}],
+    }
+    if is_flex(shape):
+        values["shape_config"] = [{"ocpus": ocpus, "memory_in_gbs": memory_gb}]
+    return values
+
+
+def _r(rtype: str, name: str, values: dict[str, Any]) -> Resource:
+    if "display_name" in values:
+        values = {**values, "display_name": name}
+    return Resource(f"stack:{rtype}.{name}", rtype, values, "stack")

@@ -1,0 +1,138 @@
+"""GuardResult -> text table, JSON and the PR report's markdown section. Pure."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from freetier.guard.evaluate import GuardResult
+
+
+def verdict_line(result: GuardResult) -> str:
+    if result.free:
+        return "free: $0.00 a month"
+    cost = f"an estimated ${result.monthly_cost:,.2f} a month"
+    if not result.cost_known:
+        cost += " plus items at unknown prices"
+    return f"BLOCKING: {len(result.blocking)} finding(s), {cost}"
+
+
+def render_guard_text(result: GuardResult) -> str:
+    out = [
+        f"free-tier guard: profile {result.profile.name}, "
+        f"sources: {', '.join(result.sources) or 'none'}",
+        "",
+    ]
+    rows: list[tuple[str, ...]] = [("LIMIT", "USED", "LIMIT", "UNIT", "")]
+    rows += [
+        (u.name, f"{u.used:g}", f"{u.limit:g}", u.unit, "OVER" if u.over else "ok")
+        for u in result.limits
+    ]
+    out += _table(rows)
+    out.append("")
+    rows = [("RESOURCE", "CLASS", "$/MONTH", "WHY")]  # a new table: four columns
+    rows += [
+        (a.resource.address, a.category, _cost(a.monthly_cost), a.reason)
+        for a in result.assessments
+    ]
+    out += _table(rows)
+    for title, items in (("blocking", result.blocking), ("warnings", result.warnings)):
+        if items:
+            out += ["", f"{title}:", *(f"  - {item}" for item in items)]
+    out += ["", verdict_line(result)]
+    return "\n".join(out) + "\n"
+
+
+def guard_json(result: GuardResult) -> dict[str, Any]:
+    return {
+        "profile": {
+            "name": result.profile.name,
+            "source": result.profile.source,
+            "read": result.profile.read,
+        },
+        "free": result.free,
+        "exit_code": result.exit_code,
+        "verdict": verdict_line(result),
+        "monthly_cost_estimate": round(result.monthly_cost, 2),
+        "cost_known": result.cost_known,
+        "sources": list(result.sources),
+        "limits": [
+            {
+                "name": u.name,
+                "used": u.used,
+                "limit": u.limit,
+                "unit": u.unit,
+                "over": u.over,
+                "note": u.note,
+            }
+            for u in result.limits
+        ],
+        "resources": [
+            {
+                "address": a.resource.address,
+                "type": a.resource.type,
+                "origin": a.resource.origin,
+                "category": a.category,
+                "reason": a.reason,
+                "monthly_cost": a.monthly_cost,
+                "usage": dict(a.usage),
+            }
+            for a in result.assessments
+        ],
+        "blocking": list(result.blocking),
+        "warnings": list(result.warnings),
+    }
+
+
+def render_guard_json(result: GuardResult) -> str:
+    return json.dumps(guard_json(result), indent=2) + "\n"
+
+
+def render_guard_markdown(result: GuardResult) -> str:
+    icon = "✅" if result.free else "❌"
+    lines = [
+        f"### {icon} Free-tier guard: {verdict_line(result)}",
+        "",
+        f"Profile `{result.profile.name}` ([source]({result.profile.source}), read "
+        f"{result.profile.read}); prices are estimates.",
+        "",
+        "| limit | used | limit | |",
+        "|---|---:|---:|---|",
+    ]
+    lines += [
+        f"| {u.name} | {u.used:g} | {u.limit:g} {u.unit} | {'❌ over' if u.over else 'ok'} |"
+        for u in result.limits
+        if u.used or u.over
+    ]
+    for title, items in (("Blocking", result.blocking), ("Warnings", result.warnings)):
+        if items:
+            lines += ["", f"**{title}**", "", *(f"- {_md(i)}" for i in items)]
+    lines += [
+        "",
+        "<details><summary>Every resource and why</summary>",
+        "",
+        "| resource | class | $/month | why |",
+        "|---|---|---:|---|",
+    ]
+    lines += [
+        f"| `{a.resource.address}` | {a.category} | {_cost(a.monthly_cost)} | {_md(a.reason)} |"
+        for a in result.assessments
+    ]
+    lines += ["", "</details>"]
+    return "\n".join(lines) + "\n"
+
+
+def _cost(cost: float | None) -> str:
+    return "?" if cost is None else f"{cost:.2f}"
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _table(rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    return [
+        "  ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)) + f"  {r[-1]}"
+        for r in rows
+    ]

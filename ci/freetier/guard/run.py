@@ -1,0 +1,67 @@
+"""`freetier guard`: gather resources from the stack, plans and (optionally) the tenancy."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from freetier.errors import ConfigError
+from freetier.guard.classify import Context
+from freetier.guard.evaluate import GuardResult, evaluate
+from freetier.guard.from_stack import stack_resources
+from freetier.guard.plan import read_plan
+from freetier.guard.profile import load_prices, load_profile
+from freetier.guard.resources import Resource
+from freetier.stack import Stack
+
+# The layer whose plan replaces what the guard derives from stack.yaml.
+STACK_LAYER = "oci"
+
+
+def parse_plan_spec(spec: str) -> tuple[str, Path]:
+    """ "oci=plan.json" -> ("oci", Path("plan.json"))."""
+    name, sep, file = spec.partition("=")
+    if not sep or not name or not file:
+        raise ConfigError([f"--plan {spec}: expected NAME=FILE, e.g. oci=out/oci/plan.json"])
+    return name, Path(file)
+
+
+def guard_context(stack: Stack, profile_name: str | None = None) -> Context:
+    return Context(
+        profile=load_profile(profile_name or stack.free_tier.profile),
+        prices=load_prices(),
+        allow_unknown=frozenset(stack.free_tier.allow_unknown),
+    )
+
+
+def gather(
+    stack: Stack, plans: Sequence[tuple[str, Path]], live: Sequence[Resource] = ()
+) -> list[Resource]:
+    """The stack's layer-1 resources unless an `oci` plan says exactly what they are, every
+    plan's after-state, then the tenancy's existing resources."""
+    names = [name for name, _ in plans]
+    if len(set(names)) != len(names):
+        raise ConfigError([f"--plan: a layer is named twice: {', '.join(sorted(names))}"])
+    resources = [] if STACK_LAYER in names else stack_resources(stack)
+    for name, path in plans:
+        resources += read_plan(path, name)
+    return resources + list(live)
+
+
+def run_guard(
+    stack: Stack,
+    plans: Sequence[tuple[str, Path]],
+    *,
+    live: Sequence[Resource] = (),
+    profile_name: str | None = None,
+) -> GuardResult:
+    ctx = guard_context(stack, profile_name)
+    return evaluate(gather(stack, plans, live), ctx)
+
+
+def read_tenancy(stack: Stack, env: Mapping[str, str], home: Path) -> list[Resource]:
+    """The compartment's existing resources, through the oci SDK (imported only when asked)."""
+    from freetier.guard.live import read_live
+    from freetier.oci_clients import load_oci_config
+
+    return read_live(stack.oci.compartment_ocid, load_oci_config(env, home))
