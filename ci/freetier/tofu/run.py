@@ -1,0 +1,317 @@
+"""tofu (or terraform) on one layer directory: pure argv builders, thin runners, parsed output.
+
+Every run goes through `freetier.command.run` with `-input=false -no-color` (where the
+subcommand takes them) and `TF_IN_AUTOMATION=1`. Plain variables go on argv as `-var`;
+secrets only ever travel as `TF_VAR_<name>` in the environment and are masked in all output.
+`apply` runs with `-json`, so its errors are read from the diagnostics, not from wrapped text.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeAlias
+
+from freetier.command import STDERR_TAIL_LINES, Command, Completed
+from freetier.command import run as run_command
+from freetier.doctor import TOOLS
+from freetier.errors import ToolError
+
+VarValue: TypeAlias = "str | int | float | bool | Sequence[VarValue] | Mapping[str, VarValue]"
+
+TOFU_NAMES: tuple[str, ...] = next(t.names for t in TOOLS if t.key == "tofu")
+COMMON_FLAGS = ("-input=false", "-no-color")
+BASE_ENV: Mapping[str, str] = {"TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
+PLAN_FILE = "plan.bin"
+DEFAULT_TIMEOUT_S = 1800.0
+
+
+def find_tofu(path: str | None = None) -> str:
+    """The tofu binary, else terraform (same order as `freetier doctor`); its full path."""
+    for name in TOFU_NAMES:
+        exe = shutil.which(name, path=path)
+        if exe is not None:
+            return exe
+    raise ToolError(
+        f"tofu: none of {', '.join(TOFU_NAMES)} on PATH; install OpenTofu (or terraform)"
+        " and check with `freetier doctor`",
+        missing=True,
+    )
+
+
+@dataclass(frozen=True)
+class Tofu:
+    """Which binary to run and the environment it gets.
+
+    `env` adds variables (TF_DATA_DIR, TF_CLI_CONFIG_FILE, ...); `secret_vars` become
+    `TF_VAR_<name>` and their values are masked in every output and error.
+    """
+
+    exe: str
+    env: Mapping[str, str] = field(default_factory=dict)
+    secret_vars: Mapping[str, str] = field(default_factory=dict)
+    path: str | None = None
+    timeout_s: float = DEFAULT_TIMEOUT_S
+
+    @classmethod
+    def find(cls, path: str | None = None) -> Tofu:
+        return cls(find_tofu(path), path=path)
+
+    def command(
+        self, argv: Sequence[str], cwd: Path, ok_codes: frozenset[int] = frozenset({0})
+    ) -> Command:
+        env = {
+            **BASE_ENV,
+            **self.env,
+            **{f"TF_VAR_{name}": value for name, value in self.secret_vars.items()},
+        }
+        return Command(
+            argv=(self.exe, *argv),
+            cwd=cwd,
+            env=env,
+            timeout=self.timeout_s,
+            ok_codes=ok_codes,
+            secrets=tuple(self.secret_vars.values()),
+        )
+
+    def run(
+        self, argv: Sequence[str], cwd: Path, ok_codes: frozenset[int] = frozenset({0})
+    ) -> Completed:
+        return run_command(self.command(argv, cwd, ok_codes), path=self.path)
+
+
+# --- argv builders (pure) ------------------------------------------------------------------
+
+
+def format_var(value: VarValue) -> str:
+    """A `-var name=<this>` value: strings raw, numbers and bools bare, collections as HCL.
+
+    >>> format_var("eu-frankfurt-1"), format_var(2), format_var(True)
+    ('eu-frankfurt-1', '2', 'true')
+    >>> format_var([1, 2, 3]), format_var({"a": "${x}"})
+    ('[1, 2, 3]', '{"a": "$${x}"}')
+    """
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    # JSON is valid HCL for lists and objects; template sequences only occur inside strings.
+    return json.dumps(value).replace("${", "$${").replace("%{", "%%{")
+
+
+def var_args(var_overrides: Mapping[str, VarValue] | None) -> list[str]:
+    """`-var name=value` pairs, sorted by name so argv is stable."""
+    args: list[str] = []
+    for name, value in sorted((var_overrides or {}).items()):
+        args += ["-var", f"{name}={format_var(value)}"]
+    return args
+
+
+def init_argv(*, backend: bool = True, backend_config: Path | None = None) -> list[str]:
+    """`backend_config`: a file of the partial backend's settings (bucket, endpoint...)."""
+    if not backend:
+        return ["init", *COMMON_FLAGS, "-backend=false"]
+    extra = [f"-backend-config={backend_config}"] if backend_config is not None else []
+    return ["init", *COMMON_FLAGS, *extra]
+
+
+def plan_argv(
+    *, out: str | Path = PLAN_FILE, var_overrides: Mapping[str, VarValue] | None = None
+) -> list[str]:
+    return ["plan", *COMMON_FLAGS, "-detailed-exitcode", f"-out={out}", *var_args(var_overrides)]
+
+
+def show_json_argv(plan_file: str | Path = PLAN_FILE) -> list[str]:
+    # `show` takes no -input flag.
+    return ["show", "-json", "-no-color", str(plan_file)]
+
+
+def apply_argv(
+    *,
+    plan_file: str | Path | None = None,
+    var_overrides: Mapping[str, VarValue] | None = None,
+) -> list[str]:
+    """Apply a saved plan exactly, or plan and apply with `-auto-approve` (always `-json`)."""
+    if plan_file is not None:
+        if var_overrides:
+            raise ValueError("a saved plan already holds its variables; pass no var_overrides")
+        return ["apply", *COMMON_FLAGS, "-json", str(plan_file)]
+    return ["apply", *COMMON_FLAGS, "-json", "-auto-approve", *var_args(var_overrides)]
+
+
+# --- parsed output -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    severity: str
+    summary: str
+    detail: str = ""
+    address: str = ""
+
+    def render(self) -> str:
+        head = f"{self.severity.capitalize()}: {self.summary}"
+        if self.address:
+            head += f" ({self.address})"
+        return "\n".join([head, *self.detail.strip().splitlines()])
+
+
+@dataclass(frozen=True)
+class ChangeSummary:
+    add: int
+    change: int
+    remove: int
+
+    @property
+    def any(self) -> bool:
+        return bool(self.add or self.change or self.remove)
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    plan_file: Path
+    changes: bool
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    argv: tuple[str, ...]
+    returncode: int
+    messages: tuple[str, ...]
+    diagnostics: tuple[Diagnostic, ...]
+    summary: ChangeSummary | None
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+    @property
+    def errors(self) -> tuple[Diagnostic, ...]:
+        return tuple(d for d in self.diagnostics if d.severity == "error")
+
+    def tail(self, lines: int = STDERR_TAIL_LINES) -> str:
+        text = "\n".join(d.render() for d in self.errors) or self.stderr.strip()
+        return "\n".join(text.splitlines()[-lines:])
+
+    def error(self) -> ToolError:
+        tail = self.tail()
+        return ToolError(
+            f"{' '.join(self.argv)}: exit code {self.returncode}" + (f"\n{tail}" if tail else "")
+        )
+
+
+def json_lines(stdout: str) -> list[dict[str, Any]]:
+    """The machine-readable UI stream of `-json` (one object a line; anything else skipped)."""
+    records: list[dict[str, Any]] = []
+    for line in stdout.splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
+def parse_apply(done: Completed) -> ApplyResult:
+    records = json_lines(done.stdout)
+    diagnostics = tuple(
+        Diagnostic(
+            severity=str(d.get("severity", "error")),
+            summary=str(d.get("summary", "")),
+            detail=str(d.get("detail") or ""),
+            address=str(d.get("address") or ""),
+        )
+        for r in records
+        if r.get("type") == "diagnostic" and isinstance(d := r.get("diagnostic"), dict)
+    )
+    applied = [
+        changes
+        for r in records
+        if r.get("type") == "change_summary"
+        and isinstance(changes := r.get("changes"), dict)
+        and changes.get("operation") == "apply"
+    ]
+    summary = (
+        ChangeSummary(
+            int(applied[-1].get("add", 0)),
+            int(applied[-1].get("change", 0)),
+            int(applied[-1].get("remove", 0)),
+        )
+        if applied
+        else None
+    )
+    return ApplyResult(
+        argv=done.argv,
+        returncode=done.returncode,
+        messages=tuple(str(r["@message"]) for r in records if "@message" in r),
+        diagnostics=diagnostics,
+        summary=summary,
+        stderr=done.stderr,
+    )
+
+
+# --- runners -------------------------------------------------------------------------------
+
+
+def init(
+    layer_dir: Path,
+    *,
+    backend: bool = True,
+    backend_config: Path | None = None,
+    tofu: Tofu | None = None,
+) -> Completed:
+    tofu = tofu or Tofu.find()
+    return tofu.run(init_argv(backend=backend, backend_config=backend_config), layer_dir)
+
+
+def plan(
+    layer_dir: Path,
+    *,
+    out: str | Path = PLAN_FILE,
+    var_overrides: Mapping[str, VarValue] | None = None,
+    tofu: Tofu | None = None,
+) -> PlanResult:
+    """`plan -detailed-exitcode`: exit 0 (no changes) and 2 (changes) both succeed."""
+    tofu = tofu or Tofu.find()
+    done = tofu.run(
+        plan_argv(out=out, var_overrides=var_overrides), layer_dir, ok_codes=frozenset({0, 2})
+    )
+    return PlanResult(plan_file=layer_dir / out, changes=done.returncode == 2)
+
+
+def show_json(
+    layer_dir: Path, plan_file: str | Path = PLAN_FILE, *, tofu: Tofu | None = None
+) -> dict[str, Any]:
+    tofu = tofu or Tofu.find()
+    done = tofu.run(show_json_argv(plan_file), layer_dir)
+    try:
+        shown = json.loads(done.stdout)
+    except json.JSONDecodeError as exc:
+        raise ToolError(f"{tofu.exe} show -json {plan_file}: not JSON: {exc.msg}") from None
+    if not isinstance(shown, dict):
+        raise ToolError(f"{tofu.exe} show -json {plan_file}: not a JSON object")
+    return shown
+
+
+def apply(
+    layer_dir: Path,
+    *,
+    plan_file: str | Path | None = None,
+    var_overrides: Mapping[str, VarValue] | None = None,
+    tofu: Tofu | None = None,
+    check: bool = True,
+) -> ApplyResult:
+    """Apply; with `check` a failure raises ToolError quoting the error diagnostics."""
+    tofu = tofu or Tofu.find()
+    argv = apply_argv(plan_file=plan_file, var_overrides=var_overrides)
+    result = parse_apply(tofu.run(argv, layer_dir, ok_codes=frozenset({0, 1})))
+    if check and not result.ok:
+        raise result.error()
+    return result
