@@ -74,7 +74,7 @@ def test_side_effecting_functions_are_never_cached(name: str, policy: str | None
 def test_every_credential_argument_is_a_dagger_secret() -> None:
     for fn in MODULE.functions.values():
         for param in fn.parameters.values():
-            if any(word in param.name for word in ("token", "key", "config", "password")):
+            if any(word in param.name for word in ("token", "key", "oci_config", "password")):
                 assert param.resolved_type in (dagger.Secret, dagger.Secret | None), param.name
 
 
@@ -147,3 +147,59 @@ def test_deploy_requires_credentials_and_forbids_skipping(module: Freetier) -> N
         "--out",
         pipeline.OUT,
     ]
+
+
+def test_guard_runs_the_cli_and_mounts_oci_credentials_only_as_secrets(module: Freetier) -> None:
+    config, key = dag.set_secret("c", "placeholder"), dag.set_secret("k", "placeholder")
+    calls = _calls(module.guard(oci_config=config, oci_key=key, live=True, format="json"))
+    assert calls[-1] == (
+        "withExec",
+        {
+            "args": [
+                f"{pipeline.VENV}/bin/freetier",
+                "guard",
+                "--stack",
+                "stack.yaml",
+                "--format",
+                "json",
+                "--live",
+            ]
+        },
+    )
+    assert ("withMountedSecret", {"path": "/root/.oci/config", "source": config}) in calls
+
+
+def test_guard_offline_by_default(module: Freetier) -> None:
+    calls = _calls(module.guard())
+    assert calls[-1][1]["args"][-1] == "text"
+    assert not [name for name, _ in calls if "Secret" in name]
+
+
+def test_plan_returns_the_layer_folder_with_state_keys_as_secrets(module: Freetier) -> None:
+    secrets = {n: dag.set_secret(n, "placeholder") for n in ("c", "k", "a", "s")}
+    out = module.plan(
+        layer="oci",
+        oci_config=secrets["c"],
+        oci_key=secrets["k"],
+        state_access_key=secrets["a"],
+        state_secret_key=secrets["s"],
+        backend_config="tofu/oci/backend.hcl",
+    )
+    calls = _calls(out)
+    assert calls[-1] == ("directory", {"path": f"{pipeline.OUT}/oci"})
+    assert calls[-2][1]["args"][1:] == [
+        "plan",
+        "--layer",
+        "oci",
+        "--stack",
+        "stack.yaml",
+        "--out",
+        pipeline.OUT,
+        "--backend-config",
+        "tofu/oci/backend.hcl",
+    ]
+    assert (
+        "withSecretVariable",
+        {"name": "AWS_SECRET_ACCESS_KEY", "secret": secrets["s"]},
+    ) in calls
+    assert not MODULE.functions["plan"].parameters["oci_key"].is_nullable

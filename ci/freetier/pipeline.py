@@ -71,6 +71,44 @@ class Freetier:
         ).directory(OUT)
 
     @uncached
+    def guard(
+        self,
+        oci_config: Annotated[dagger.Secret | None, Doc("OCI CLI config file contents")] = None,
+        oci_key: Annotated[dagger.Secret | None, Doc("OCI API signing key (PEM)")] = None,
+        live: Annotated[bool, Doc("also count the tenancy's existing resources")] = False,
+        stack: Annotated[str, Doc("stack file, relative to the repository")] = "stack.yaml",
+        format: Annotated[str, Doc("text, json or markdown")] = "text",
+    ) -> dagger.Container:
+        """The free-tier guard: proves the stack stays at $0 (exit 1 when it would not)."""
+        ctr = _with_credentials(build_toolchain(self.source), None, oci_config, oci_key)
+        args = ["guard", "--stack", stack, "--format", format, *(["--live"] if live else [])]
+        return _freetier(ctr, *args)
+
+    @uncached
+    def plan(
+        self,
+        layer: Annotated[str, Doc("the tofu layer, e.g. oci")],
+        oci_config: Annotated[dagger.Secret, Doc("OCI CLI config file contents")],
+        oci_key: Annotated[dagger.Secret, Doc("OCI API signing key (PEM)")],
+        state_access_key: Annotated[
+            dagger.Secret | None, Doc("customer secret key id for the state bucket")
+        ] = None,
+        state_secret_key: Annotated[
+            dagger.Secret | None, Doc("customer secret key for the state bucket")
+        ] = None,
+        backend_config: Annotated[
+            str | None, Doc("backend settings file, relative to the repository")
+        ] = None,
+        stack: Annotated[str, Doc("stack file, relative to the repository")] = "stack.yaml",
+    ) -> dagger.Directory:
+        """Plan one layer and guard the plan; returns out/LAYER (plan.bin, plan.json)."""
+        ctr = _with_credentials(build_toolchain(self.source), None, oci_config, oci_key)
+        ctr = _with_state_backend(ctr, state_access_key, state_secret_key)
+        args = ["plan", "--layer", layer, "--stack", stack, "--out", OUT]
+        args += ["--backend-config", backend_config] if backend_config else ["--no-backend"]
+        return _freetier(ctr, *args).directory(f"{OUT}/{layer}")
+
+    @uncached
     def deploy(
         self,
         oci_config: Annotated[dagger.Secret, Doc("OCI CLI config file contents")],
@@ -83,6 +121,11 @@ class Freetier:
         """The merge gate: every check again, with credentials required (nothing is skipped)."""
         ctr = _with_credentials(build_toolchain(self.source), github_token, oci_config, oci_key)
         return ctr.with_exec(["./dev", "pr", "--online", "--stack", stack, "--out", OUT])
+
+
+def _freetier(ctr: dagger.Container, *args: str) -> dagger.Container:
+    """The same `freetier` command a user runs, from the toolchain's virtualenv."""
+    return ctr.with_exec([f"{VENV}/bin/freetier", *args])
 
 
 def build_toolchain(source: dagger.Directory) -> dagger.Container:
@@ -100,6 +143,19 @@ def build_toolchain(source: dagger.Directory) -> dagger.Container:
         .with_workdir(SRC)
         .with_exec(["./dev", "setup"])
     )
+
+
+def _with_state_backend(
+    ctr: dagger.Container,
+    access_key: dagger.Secret | None,
+    secret_key: dagger.Secret | None,
+) -> dagger.Container:
+    """OCI Object Storage's S3-compatible API reads a customer secret key pair from here."""
+    if access_key is not None:
+        ctr = ctr.with_secret_variable("AWS_ACCESS_KEY_ID", access_key)
+    if secret_key is not None:
+        ctr = ctr.with_secret_variable("AWS_SECRET_ACCESS_KEY", secret_key)
+    return ctr
 
 
 def _with_credentials(
