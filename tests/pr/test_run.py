@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,25 +12,8 @@ import pytest
 from freetier.errors import ConfigError
 from freetier.pr import REPORT_JSON, REPORT_MD, run_pr, write_report
 from freetier.report import MARKER
-from tests.conftest import SHIPPED_STACK
-
-TENANCY = "ocid1.tenancy.oc1..aaaaaaaareplacewithyourtenancyocid"
-OTHER_TENANCY = "ocid1.tenancy.oc1..aaaaaaaaanothertenancy"
-
-
-def _oci_config(tmp_path: Path, *, region: str, tenancy: str = TENANCY) -> Path:
-    key = tmp_path / "key.pem"
-    key.write_text("not read by validate_config\n")
-    config = tmp_path / "oci-config"
-    config.write_text(
-        "[DEFAULT]\n"
-        "user=ocid1.user.oc1..aaaaaaaauser\n"
-        "fingerprint=12:34:56:78:9a:bc:de:f0:12:34:56:78:9a:bc:de:f0\n"
-        f"key_file={key}\n"
-        f"tenancy={tenancy}\n"
-        f"region={region}\n"
-    )
-    return config
+from tests.conftest import ROOT, SHIPPED_STACK
+from tests.fakes.oci_server import FakeTenancy, fake_tenancy
 
 
 def _steps(report) -> dict[str, tuple[str, str]]:
@@ -45,30 +30,69 @@ def test_offline_run_skips_the_tenancy_and_says_why(tmp_path: Path) -> None:
     )
     assert steps["oci"][0] == "skipped"
     assert "no OCI credentials" in steps["oci"][1]
+    assert steps["guard"][0] == "ok"
+    assert "offline: the stack only" in steps["guard"][1]
     assert report.exit_code == 0
 
 
-def test_matching_oci_config_is_accepted(tmp_path: Path) -> None:
-    config = _oci_config(tmp_path, region="uk-london-1")
-    report = run_pr(SHIPPED_STACK, env={"OCI_CLI_CONFIG_FILE": str(config)}, home=tmp_path)
-    assert _steps(report)["oci"] == ("ok", f"{config} [DEFAULT] fits the stack")
+@pytest.fixture
+def tenancy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeTenancy]:
+    """The real oci SDK against a local fake OCI; FREETIER_OCI_ENDPOINT points at it."""
+    with fake_tenancy(tmp_path, monkeypatch.setenv) as running:
+        yield running
 
 
-def test_default_config_location_is_home_dot_oci(tmp_path: Path) -> None:
-    (tmp_path / ".oci").mkdir()
-    config = _oci_config(tmp_path / ".oci", region="uk-london-1")
-    config.rename(tmp_path / ".oci" / "config")
-    assert _steps(run_pr(SHIPPED_STACK, env={}, home=tmp_path))["oci"][0] == "ok"
+def _stack_for(tenancy: FakeTenancy, tmp_path: Path, region: str | None = None) -> Path:
+    """The shipped stack, moved to the fake's region and tenancy."""
+    text = SHIPPED_STACK.read_text().replace("uk-london-1", region or tenancy.credentials.region)
+    text = text.replace(
+        "ocid1.tenancy.oc1..aaaaaaaareplacewithyourtenancyocid", tenancy.credentials.tenancy
+    )
+    path = tmp_path / "stack.yaml"
+    path.write_text(text)
+    (tmp_path / "stack.schema.json").write_text((ROOT / "stack.schema.json").read_text())
+    return path
 
 
-def test_config_for_another_region_and_tenancy_blocks(tmp_path: Path) -> None:
-    config = _oci_config(tmp_path, region="us-ashburn-1", tenancy=OTHER_TENANCY)
-    report = run_pr(SHIPPED_STACK, env={"OCI_CLI_CONFIG_FILE": str(config)}, home=tmp_path)
+def test_with_credentials_the_tenancy_counts_too(tenancy: FakeTenancy, tmp_path: Path) -> None:
+    stack = _stack_for(tenancy, tmp_path)
+    empty = run_pr(stack, env=dict(os.environ), home=tmp_path)
+    assert _steps(empty)["oci"][0] == "ok"
+    assert _steps(empty)["guard"][0] == "ok"
+    assert "with 0 existing resource(s) of the tenancy" in _steps(empty)["guard"][1]
+    # An instance made by hand, outside this repository, takes the A1 allowance over.
+    tenancy.fake.add_instance(tenancy.credentials.tenancy, "by-hand", ocpus=1, memory_in_gbs=6)
+    report = run_pr(stack, env=dict(os.environ), home=tmp_path)
+    outcome, summary = _steps(report)["guard"]
+    assert outcome == "failed" and "BLOCKING" in summary
+    assert "a1_instances: 3 of 2" in "\n".join(report.steps[-1].details)
+    assert report.exit_code == 1
+
+
+def test_config_for_another_region_blocks(tenancy: FakeTenancy, tmp_path: Path) -> None:
+    stack = _stack_for(tenancy, tmp_path, region="uk-london-1")
+    report = run_pr(stack, env=dict(os.environ), home=tmp_path)
     outcome, summary = _steps(report)["oci"]
     assert outcome == "failed"
-    assert "config region us-ashburn-1 differs from stack oci.region uk-london-1" in summary
-    assert "names a tenancy other than the config's" in summary
+    assert (
+        f"config region {tenancy.credentials.region} differs from stack oci.region "
+        "uk-london-1" in summary
+    )
     assert report.exit_code == 1
+
+
+def test_config_for_another_tenancy_blocks(tenancy: FakeTenancy, tmp_path: Path) -> None:
+    stack = _stack_for(tenancy, tmp_path)
+    stack.write_text(
+        stack.read_text().replace(
+            tenancy.credentials.tenancy, "ocid1.tenancy.oc1..aaaaaaaaanothertenancy"
+        )
+    )
+    report = run_pr(stack, env=dict(os.environ), home=tmp_path)
+    assert "names a tenancy other than the config's" in _steps(report)["oci"][1]
+    # The fake knows no such compartment: the guard says so in one line, not a traceback.
+    outcome, summary = _steps(report)["guard"]
+    assert outcome == "failed" and "NotAuthorizedOrNotFound" in summary
 
 
 def test_invalid_config_names_the_fields_not_their_values(tmp_path: Path) -> None:
@@ -77,7 +101,8 @@ def test_invalid_config_names_the_fields_not_their_values(tmp_path: Path) -> Non
     report = run_pr(SHIPPED_STACK, env={"OCI_CLI_CONFIG_FILE": str(config)}, home=tmp_path)
     outcome, summary = _steps(report)["oci"]
     assert outcome == "failed"
-    assert "invalid fields:" in summary and "user" in summary
+    assert "invalid config:" in summary and "user malformed" in summary
+    assert _steps(report)["guard"][0] == "failed"
     assert "hunter2" not in json.dumps([s.__dict__ for s in report.steps])
 
 
@@ -103,3 +128,16 @@ def test_bad_stack_raises_before_anything_runs(tmp_path: Path) -> None:
     stack.write_text("name: x\n")
     with pytest.raises(ConfigError):
         run_pr(stack, env={}, home=tmp_path)
+
+
+def test_default_config_location_is_home_dot_oci(
+    tenancy: FakeTenancy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack = _stack_for(tenancy, tmp_path)
+    home = tmp_path / "home"
+    (home / ".oci").mkdir(parents=True)
+    tenancy.credentials.config_file.rename(home / ".oci" / "config")
+    monkeypatch.delenv("OCI_CLI_CONFIG_FILE")
+    report = run_pr(stack, env=dict(os.environ), home=home)
+    assert _steps(report)["oci"] == ("ok", f"{home / '.oci' / 'config'} [DEFAULT] fits the stack")
+    assert _steps(report)["guard"][0] == "ok"

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from freetier.doctor import ToolStatus, blocked_stages
-from freetier.errors import FreetierError
+from freetier.errors import ConfigError, FreetierError
 from freetier.guard.render import render_guard_markdown, verdict_line
 from freetier.guard.run import read_tenancy, run_guard
 from freetier.report import Outcome, StepResult
@@ -66,12 +66,10 @@ def check_tools_step(statuses: list[ToolStatus]) -> StepResult:
 
 def oci_config_file(env: Mapping[str, str], home: Path) -> Path | None:
     """The OCI CLI config the SDK would read, if there is one."""
-    candidate = (
-        Path(env["OCI_CLI_CONFIG_FILE"])
-        if env.get("OCI_CLI_CONFIG_FILE")
-        else home / ".oci" / "config"
-    )
-    return candidate if candidate.is_file() else None
+    from freetier.oci_clients import oci_config_path  # the oci SDK is slow to import
+
+    path = oci_config_path(env, home)
+    return path if path.is_file() else None
 
 
 def check_oci_step(stack: Stack, env: Mapping[str, str], home: Path) -> StepResult:
@@ -86,25 +84,12 @@ def check_oci_step(stack: Stack, env: Mapping[str, str], home: Path) -> StepResu
             "no OCI credentials (OCI_CLI_CONFIG_FILE or ~/.oci/config): "
             "ran offline, the tenancy's existing resources were not read",
         )
-    return _check_oci_config(stack, config_file, env.get("OCI_CLI_PROFILE", "DEFAULT"))
+    from freetier.oci_clients import load_oci_config
 
-
-def _check_oci_config(stack: Stack, config_file: Path, profile: str) -> StepResult:
-    import oci  # imported here: the SDK is large and only this step needs it
-
-    title = "OCI credentials"
     try:
-        config = oci.config.from_file(str(config_file), profile)
-        oci.config.validate_config(config)
-    except (oci.exceptions.ConfigFileNotFound, oci.exceptions.ProfileNotFound) as exc:
-        return StepResult(
-            "oci", title, "failed", f"{config_file}: {type(exc).__name__}: profile {profile}"
-        )
-    except oci.exceptions.InvalidConfig as exc:
-        fields = ", ".join(sorted(exc.errors)) if isinstance(exc.errors, dict) else "config"
-        return StepResult(
-            "oci", title, "failed", f"{config_file} [{profile}]: invalid fields: {fields}"
-        )
+        config = load_oci_config(env, home)
+    except ConfigError as exc:
+        return StepResult("oci", title, "failed", exc.problems[0])
     problems = []
     if config.get("region") != stack.oci.region:
         problems.append(
@@ -116,6 +101,7 @@ def _check_oci_config(stack: Stack, config_file: Path, profile: str) -> StepResu
         problems.append("stack oci.compartment_ocid names a tenancy other than the config's")
     if problems:
         return StepResult("oci", title, "failed", "; ".join(problems))
+    profile = env.get("OCI_CLI_PROFILE") or "DEFAULT"
     return StepResult("oci", title, "ok", f"{config_file} [{profile}] fits the stack")
 
 

@@ -1,0 +1,1 @@
+"""Local fakes of remote services, driven by the real client libraries."""
