@@ -380,7 +380,7 @@ def test_live_instance_matching_a_stack_name_counts_once() -> None:
             "oci_core_instance",
             "ocid1.instance.n1",
             shape="VM.Standard.A1.Flex",
-            display_name="node-1",
+            display_name="freetier-node-1",
             shape_config=[{"ocpus": 1.0, "memory_in_gbs": 6.0}],
         ),
         _live(

@@ -10,13 +10,20 @@ from freetier.stack.model import is_flex
 
 
 def stack_resources(stack: Stack) -> list[Resource]:
-    """Mirrors tofu/oci: the network, each instance with its boot volume, budget and quota."""
+    """Mirrors tofu/oci: the network, each instance with its boot volume, budget and quota,
+    with the display names tofu/oci gives them (`<stack>-<name>`), so a live resource that
+    already is one of them counts once."""
+
+    def _r(rtype: str, name: str, values: dict[str, Any]) -> Resource:
+        values = {**values, "display_name": f"{stack.name}-{name}"}
+        return Resource(f"stack:{rtype}.{name}", rtype, values, "stack")
+
     network = [
         _r("oci_core_vcn", "vcn", {"cidr_blocks": [stack.network.vcn_cidr]}),
         _r("oci_core_internet_gateway", "igw", {}),
         _r("oci_core_route_table", "public", {}),
         _r("oci_core_security_list", "nodes", {}),
-        _r("oci_core_subnet", "nodes", {"cidr_block": stack.network.subnet_cidr}),
+        _r("oci_core_subnet", "public", {"cidr_block": stack.network.subnet_cidr}),
     ]
     instances = [
         _r("oci_core_instance", i.name, _instance(i.shape, i.ocpus, i.memory_gb, i.boot_volume_gb))
@@ -29,8 +36,8 @@ def stack_resources(stack: Stack) -> list[Resource]:
         )
     guards = [
         _r("oci_budget_budget", "monthly", {"amount": stack.budget.amount}),
-        _r("oci_budget_alert_rule", "actual", {"type": "ACTUAL", "threshold": 0.01}),
-        _r("oci_budget_alert_rule", "forecast", {"type": "FORECAST", "threshold": 0.01}),
+        _r("oci_budget_alert_rule", "actual-spend", {"type": "ACTUAL", "threshold": 0.01}),
+        _r("oci_budget_alert_rule", "forecast-spend", {"type": "FORECAST", "threshold": 0.01}),
         _r("oci_limits_quota", "free_tier", {}),
     ]
     return network + instances + guards
@@ -40,7 +47,6 @@ def _instance(
     shape: str, ocpus: float | None, memory_gb: int | None, boot_gb: int
 ) -> dict[str, Any]:
     values: dict[str, Any] = {
-        "display_name": "",
         "shape": shape,
         # The provider types the boot volume size as a string.
         "source_details": [{"source_type": "image", "boot_volume_size_in_gbs": str(boot_gb)}],
@@ -48,9 +54,3 @@ def _instance(
     if is_flex(shape):
         values["shape_config"] = [{"ocpus": ocpus, "memory_in_gbs": memory_gb}]
     return values
-
-
-def _r(rtype: str, name: str, values: dict[str, Any]) -> Resource:
-    if "display_name" in values:
-        values = {**values, "display_name": name}
-    return Resource(f"stack:{rtype}.{name}", rtype, values, "stack")

@@ -1,0 +1,124 @@
+# The cluster instances (Talos on A1, or Debian/Proxmox hosts) and the bastion.
+# Public IPs are ephemeral (assign_public_ip on the primary VNIC): a reserved
+# public IP is billable when unattached, so none is created here.
+
+resource "oci_core_instance" "node" {
+  for_each = var.instances
+
+  compartment_id      = var.compartment_ocid
+  availability_domain = local.ad_names[local.instance_ad_number[each.key] - 1]
+  display_name        = "${var.name}-${each.key}"
+  shape               = each.value.shape
+  freeform_tags       = merge(local.common_tags, { "freetier-role" = each.value.role })
+
+  dynamic "shape_config" {
+    for_each = endswith(each.value.shape, ".Flex") ? [each.value] : []
+    content {
+      ocpus         = shape_config.value.ocpus
+      memory_in_gbs = shape_config.value.memory_gb
+    }
+  }
+
+  source_details {
+    source_type             = "image"
+    source_id               = lookup(var.image_ocids, local.instance_arch[each.key], "")
+    boot_volume_size_in_gbs = each.value.boot_volume_gb
+  }
+
+  create_vnic_details {
+    subnet_id        = oci_core_subnet.public.id
+    assign_public_ip = true
+    hostname_label   = each.key
+    display_name     = "${var.name}-${each.key}"
+  }
+
+  launch_options {
+    network_type                        = "PARAVIRTUALIZED"
+    boot_volume_type                    = "PARAVIRTUALIZED"
+    is_pv_encryption_in_transit_enabled = true
+  }
+  is_pv_encryption_in_transit_enabled = true
+
+  # Instance metadata service v2 only.
+  instance_options {
+    are_legacy_imds_endpoints_disabled = true
+  }
+
+  # Talos ignores SSH keys (its API on 50000 is configured by tofu/talos);
+  # Debian/Proxmox hosts get the operator's public key.
+  metadata = each.value.role == "proxmox-host" && var.ssh_public_key != "" ? { ssh_authorized_keys = var.ssh_public_key } : {}
+
+  lifecycle {
+    # The AD is chosen once (ad_rotation only steers new launches); a newer
+    # image or edited metadata must never replace a running node.
+    ignore_changes = [availability_domain, source_details[0].source_id, metadata]
+
+    precondition {
+      condition     = lookup(var.image_ocids, local.instance_arch[each.key], "") != ""
+      error_message = "No ${local.instance_arch[each.key]} image OCID for ${each.key} (${each.value.shape}): run the image stage, which writes image_ocids to images.auto.tfvars.json."
+    }
+    precondition {
+      condition     = !strcontains(each.value.shape, ".A1.") || try(each.value.ocpus >= 1 && floor(each.value.ocpus) == each.value.ocpus, false)
+      error_message = "${each.key}: Ampere A1 OCPUs must be a whole number of at least 1."
+    }
+    precondition {
+      condition     = local.instance_ad_number[each.key] <= length(local.ad_names)
+      error_message = "${each.key}: availability domain ${local.instance_ad_number[each.key]} does not exist in ${var.region}, which has ${length(local.ad_names)}."
+    }
+  }
+}
+
+resource "oci_core_instance" "bastion" {
+  count = var.bastion.enabled ? 1 : 0
+
+  compartment_id      = var.compartment_ocid
+  availability_domain = local.ad_names[local.bastion_ad_number - 1]
+  display_name        = "${var.name}-${var.bastion.name}"
+  shape               = var.bastion.shape
+  freeform_tags       = merge(local.common_tags, { "freetier-role" = "bastion" })
+
+  source_details {
+    source_type             = "image"
+    source_id               = lookup(var.image_ocids, local.bastion_arch, "")
+    boot_volume_size_in_gbs = var.bastion.boot_volume_gb
+  }
+
+  create_vnic_details {
+    subnet_id        = oci_core_subnet.public.id
+    assign_public_ip = true
+    hostname_label   = var.bastion.name
+    display_name     = "${var.name}-${var.bastion.name}"
+  }
+
+  launch_options {
+    network_type                        = "PARAVIRTUALIZED"
+    boot_volume_type                    = "PARAVIRTUALIZED"
+    is_pv_encryption_in_transit_enabled = true
+  }
+  is_pv_encryption_in_transit_enabled = true
+
+  instance_options {
+    are_legacy_imds_endpoints_disabled = true
+  }
+
+  metadata = {
+    ssh_authorized_keys = var.ssh_public_key
+  }
+
+  lifecycle {
+    ignore_changes = [availability_domain, source_details[0].source_id, metadata]
+
+    precondition {
+      condition     = var.ssh_public_key != ""
+      error_message = "The bastion needs ssh_public_key (an OpenSSH public key line); `freetier setup` creates one."
+    }
+    precondition {
+      condition     = lookup(var.image_ocids, local.bastion_arch, "") != ""
+      error_message = "No ${local.bastion_arch} image OCID for the bastion (${var.bastion.shape}): run the image stage, which writes image_ocids to images.auto.tfvars.json."
+    }
+    precondition {
+      condition     = local.bastion_ad_number <= length(local.ad_names)
+      error_message = "bastion: availability domain ${local.bastion_ad_number} does not exist in ${var.region}, which has ${length(local.ad_names)}."
+    }
+  }
+}
