@@ -67,15 +67,19 @@ def path_parts(path: str) -> tuple[str | int, ...]:
     return tuple(int(p) if p.isdigit() else p for p in re.findall(r"[^.\[\]]+", path))
 
 
+def _step(node: Any, part: str | int) -> Any:
+    # Plain `dict`/`list` checks: plans are JSON, and an ABC check per step doubled the
+    # guard's time on big plans.
+    if isinstance(part, int):
+        return node[part] if isinstance(node, list) and part < len(node) else None
+    return node.get(part) if isinstance(node, dict) else None
+
+
 def lookup(tree: Any, path: str) -> Any:
-    """The value at `path`, or None when any step is missing. (Plain `dict` checks: plans are
-    JSON, and an ABC check per step doubled the guard's time on big plans.)"""
+    """The value at `path`, or None when any step is missing."""
     node = tree
     for part in path_parts(path):
-        if isinstance(part, int):
-            node = node[part] if isinstance(node, list) and part < len(node) else None
-        else:
-            node = node.get(part) if isinstance(node, dict) else None
+        node = _step(node, part)
         if node is None:
             return None
     return node
@@ -87,10 +91,7 @@ def is_unknown(resource: Resource, path: str) -> bool:
     for part in path_parts(path):
         if node is True:
             return True
-        if isinstance(part, int):
-            node = node[part] if isinstance(node, list) and part < len(node) else None
-        else:
-            node = node.get(part) if isinstance(node, dict) else None
+        node = _step(node, part)
         if node is None:
             return False
     return node is True
