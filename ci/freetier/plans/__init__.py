@@ -1,0 +1,1 @@
+"""Plans of the tofu layers: the model, masking, fingerprints and the PR comment."""
