@@ -89,36 +89,47 @@ def render_guard_json(result: GuardResult) -> str:
 
 
 def render_guard_markdown(result: GuardResult) -> str:
-    icon = "✅" if result.free else "❌"
+    return guard_markdown(guard_json(result))
+
+
+def guard_markdown(body: dict[str, Any], *, resources: bool = True) -> str:
+    """The section from the guard's JSON (so `freetier comment render --guard FILE` renders
+    exactly what `freetier guard --format json` decided). `resources=False` leaves out the
+    per-resource table, for a comment short of room."""
+    icon = "✅" if body["free"] else "❌"
+    profile = body["profile"]
     lines = [
-        f"### {icon} Free-tier guard: {verdict_line(result)}",
+        f"### {icon} Free-tier guard: {body['verdict']}",
         "",
-        f"Profile `{result.profile.name}` ([source]({result.profile.source}), read "
-        f"{result.profile.read}); prices are estimates.",
+        f"Profile `{profile['name']}` ([source]({profile['source']}), read "
+        f"{profile['read']}); prices are estimates.",
         "",
         "| limit | used | limit | |",
         "|---|---:|---:|---|",
     ]
     lines += [
-        f"| {u.name} | {u.used:g} | {u.limit:g} {u.unit} | {'❌ over' if u.over else 'ok'} |"
-        for u in result.limits
-        if u.used or u.over
+        f"| {u['name']} | {u['used']:g} | {u['limit']:g} {u['unit']} | "
+        f"{'❌ over' if u['over'] else 'ok'} |"
+        for u in body["limits"]
+        if u["used"] or u["over"]
     ]
-    for title, items in (("Blocking", result.blocking), ("Warnings", result.warnings)):
+    for title, items in (("Blocking", body["blocking"]), ("Warnings", body["warnings"])):
         if items:
             lines += ["", f"**{title}**", "", *(f"- {_md(i)}" for i in items)]
-    lines += [
-        "",
-        "<details><summary>Every resource and why</summary>",
-        "",
-        "| resource | class | $/month | why |",
-        "|---|---|---:|---|",
-    ]
-    lines += [
-        f"| `{a.resource.address}` | {a.category} | {_cost(a.monthly_cost)} | {_md(a.reason)} |"
-        for a in result.assessments
-    ]
-    lines += ["", "</details>"]
+    if resources:
+        lines += [
+            "",
+            "<details><summary>Every resource and why</summary>",
+            "",
+            "| resource | class | $/month | why |",
+            "|---|---|---:|---|",
+        ]
+        lines += [
+            f"| `{r['address']}` | {r['category']} | {_cost(r['monthly_cost'])} | "
+            f"{_md(r['reason'])} |"
+            for r in body["resources"]
+        ]
+        lines += ["", "</details>"]
     return "\n".join(lines) + "\n"
 
 
