@@ -2,40 +2,24 @@
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from freetier.errors import ConfigError
 from freetier.guard.resources import Resource
-from freetier.stack.load import read_text
-
-# tofu and terraform both write format 1.x; a new major means a shape we have not read.
-SUPPORTED_MAJOR = "1"
-# Plans of large tenancies run to tens of MB; past this it is not a plan.
-MAX_PLAN_BYTES = 1 << 30
+from freetier.plans.parse import check_format_version, load_plan_json
 
 
 def read_plan(path: Path, layer: str) -> list[Resource]:
-    text = read_text(path, MAX_PLAN_BYTES)
-    try:
-        plan = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError([f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}"]) from None
-    return plan_resources(plan, layer, str(path))
+    return plan_resources(load_plan_json(path), layer, str(path))
 
 
 def plan_resources(plan: Any, layer: str, where: str = "plan") -> list[Resource]:
     """Managed resources of the planned after-state: deletes drop out, replacements count once,
     `forget` keeps the resource (it stays in the cloud, only unmanaged)."""
-    if not isinstance(plan, Mapping):
-        raise ConfigError([f"{where}: not a `tofu show -json` plan (top level is not an object)"])
-    version = plan.get("format_version")
-    if not isinstance(version, str) or version.split(".")[0] != SUPPORTED_MAJOR:
-        raise ConfigError([f"{where}: format_version: {version!r} is not supported (expected 1.x)"])
+    check_format_version(plan, where)
     changes = plan.get("resource_changes", [])
     if not isinstance(changes, list):
         raise ConfigError([f"{where}: resource_changes: expected a list"])

@@ -64,8 +64,15 @@ class Fingerprint:
     def digest(self) -> str:
         from hashlib import sha256
 
-        parts = (self.changes, self.tofu_version, self.lock_file, self.lineage,
-                 str(self.serial), self.base, self.head)
+        parts = (
+            self.changes,
+            self.tofu_version,
+            self.lock_file,
+            self.lineage,
+            str(self.serial),
+            self.base,
+            self.head,
+        )
         return sha256("\n".join(parts).encode()).hexdigest()
 
 
@@ -95,8 +102,10 @@ class LayerPlan:
 
     @property
     def no_changes(self) -> bool:
-        return not self.failed and not self.changes and not any(
-            o.action != "no-op" for o in self.outputs
+        return (
+            not self.failed
+            and not self.changes
+            and not any(o.action != "no-op" for o in self.outputs)
         )
 
     @property

@@ -315,3 +315,58 @@ def apply(
     if check and not result.ok:
         raise result.error()
     return result
+
+
+def show_text_argv(plan_file: str | Path = PLAN_FILE) -> list[str]:
+    return ["show", "-no-color", str(plan_file)]
+
+
+def show_text(
+    layer_dir: Path, plan_file: str | Path = PLAN_FILE, *, tofu: Tofu | None = None
+) -> str:
+    """The human-readable plan (`show -no-color`); mask it before it goes anywhere."""
+    tofu = tofu or Tofu.find()
+    return tofu.run(show_text_argv(plan_file), layer_dir).stdout
+
+
+def state_pull(layer_dir: Path, *, tofu: Tofu | None = None) -> tuple[str, int]:
+    """(lineage, serial) of the layer's current state; ("", 0) when there is none yet."""
+    tofu = tofu or Tofu.find()
+    done = tofu.run(["state", "pull"], layer_dir)
+    return parse_state_identity(done.stdout, f"{tofu.exe} state pull")
+
+
+def parse_state_identity(stdout: str, where: str = "state pull") -> tuple[str, int]:
+    """(lineage, serial) from a state document; an empty one (no state yet) is ("", 0).
+
+    >>> parse_state_identity('{"version": 4, "serial": 3, "lineage": "abc"}')
+    ('abc', 3)
+    >>> parse_state_identity("")
+    ('', 0)
+    """
+    if not stdout.strip():
+        return "", 0
+    try:
+        state = json.loads(stdout)
+    except json.JSONDecodeError as exc:
+        raise ToolError(f"{where}: not JSON: {exc.msg}") from None
+    lineage = state.get("lineage") if isinstance(state, dict) else None
+    serial = state.get("serial") if isinstance(state, dict) else None
+    if not isinstance(lineage, str) or type(serial) is not int:
+        raise ToolError(f"{where}: not a state document (no lineage and serial)")
+    return lineage, serial
+
+
+def version(tofu: Tofu | None = None, *, cwd: Path | None = None) -> str:
+    """The binary's version (`version -json` -> terraform_version; tofu writes the same key).
+    `cwd`: a layer directory, where the command also reads the provider selections."""
+    tofu = tofu or Tofu.find()
+    done = tofu.run(["version", "-json"], cwd or Path.cwd())
+    try:
+        info = json.loads(done.stdout)
+    except json.JSONDecodeError as exc:
+        raise ToolError(f"{tofu.exe} version -json: not JSON: {exc.msg}") from None
+    found = info.get("terraform_version") if isinstance(info, dict) else None
+    if not isinstance(found, str) or not found:
+        raise ToolError(f"{tofu.exe} version -json: no terraform_version")
+    return found
