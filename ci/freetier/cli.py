@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from freetier import __version__
+from freetier.cli_plans import register_plan_commands
 from freetier.doctor import STAGES, TOOLS, ToolStatus, blocked_stages, probe_tools
 from freetier.errors import ConfigError, FreetierError
 from freetier.guard.profile import profile_names
@@ -23,7 +24,6 @@ from freetier.pr import REPORT_JSON, REPORT_MD, run_pr, write_report
 from freetier.report import render_text, verdict, write_files
 from freetier.stack import load_stack, stack_schema_text
 from freetier.stack.derive import describe_stack, stack_totals
-from freetier.tofu.layer import apply_layer, plan_layer
 from freetier.tofu.vars import LAYERS, TFVARS_FILE, tfvars_text
 
 DEFAULT_STACK = Path("stack.yaml")
@@ -156,59 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tvars.set_defaults(handler=cmd_tofu_vars)
 
-    plan = sub.add_parser(
-        "plan",
-        help="plan a tofu layer and guard the plan",
-        description="Write the layer's variables from stack.yaml, init, plan, and save "
-        "out/LAYER/plan.bin and plan.json; then run the free-tier guard on the plan. "
-        "Exit 0 free, 1 blocking or a failed plan, 2 bad input or missing tool.",
-    )
-    _add_layer_args(plan)
-    plan.add_argument("--out", type=Path, default=Path("out"), help="default: out")
-    plan.set_defaults(handler=cmd_plan)
-
-    apply = sub.add_parser(
-        "apply",
-        help="apply a tofu layer, retrying A1 'Out of host capacity' across ADs",
-        description="Write the layer's variables, init and apply. When OCI answers 'Out of "
-        "host capacity', retry with backoff, rotating through the stack's availability "
-        "domains, until --deadline; any other error stops at once. Use `freetier plan` "
-        "first to see what it would do.",
-    )
-    _add_layer_args(apply)
-    apply.add_argument(
-        "--deadline",
-        type=_minutes,
-        default=60.0,
-        metavar="MINUTES",
-        help="give up after this many minutes of capacity errors (default: 60)",
-    )
-    apply.set_defaults(handler=cmd_apply)
+    register_plan_commands(sub)
     return parser
-
-
-def _add_layer_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--layer", choices=LAYERS, required=True)
-    parser.add_argument("--stack", type=Path, default=DEFAULT_STACK, help="default: stack.yaml")
-    parser.add_argument(
-        "--backend-config",
-        type=Path,
-        metavar="FILE",
-        help="settings of the S3-compatible state backend (see tofu/oci/README.md)",
-    )
-    parser.add_argument(
-        "--no-backend", action="store_true", help="local state only (tofu init -backend=false)"
-    )
-
-
-def _minutes(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of minutes: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be more than 0 minutes")
-    return value
 
 
 def _add_format(parser: argparse.ArgumentParser) -> None:
@@ -311,37 +260,6 @@ def cmd_tofu_vars(args: argparse.Namespace) -> int:
         raise ConfigError([f"{target.parent}: no such layer folder"])
     write_files(target.parent, {TFVARS_FILE: text})
     print(f"wrote {target}")
-    return 0
-
-
-def cmd_plan(args: argparse.Namespace) -> int:
-    stack = load_stack(args.stack)
-    planned = plan_layer(
-        stack,
-        args.stack,
-        args.layer,
-        args.out,
-        backend=not args.no_backend,
-        backend_config=args.backend_config,
-    )
-    changes = "changes" if planned.plan.changes else "no changes"
-    print(f"{args.layer}: {changes}; wrote {planned.plan.plan_file} and {planned.plan_json}")
-    sys.stdout.write(render_guard_text(planned.guard))
-    return planned.guard.exit_code
-
-
-def cmd_apply(args: argparse.Namespace) -> int:
-    stack = load_stack(args.stack)
-    done = apply_layer(
-        stack,
-        args.stack,
-        args.layer,
-        deadline_s=args.deadline * 60,
-        backend=not args.no_backend,
-        backend_config=args.backend_config,
-        progress=lambda line: print(f"{args.layer}: {line}", file=sys.stderr, flush=True),
-    )
-    print(f"{args.layer}: applied after {done.attempts} attempt(s), AD rotation {done.rotation}")
     return 0
 
 

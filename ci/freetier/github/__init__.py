@@ -13,6 +13,7 @@ from freetier.github.publish import (
     fit_summary,
     publish,
     pulls_for_commit,
+    sticky_comment_body,
 )
 
 __all__ = [
@@ -28,4 +29,5 @@ __all__ = [
     "fit_summary",
     "publish",
     "pulls_for_commit",
+    "sticky_comment_body",
 ]

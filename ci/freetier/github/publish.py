@@ -199,6 +199,24 @@ def comment_on_pull(
             return pull.create_issue_comment(body).id
 
 
+def sticky_comment_body(
+    repo: str,
+    pr: int,
+    marker: str,
+    *,
+    token: str,
+    base_url: str | None = None,
+    retry: RetryPolicy = DEFAULT_RETRY,
+) -> str | None:
+    """The body of our newest comment on the pull request (all pages read), or None."""
+    token = require_token(token)
+    check_repo_name(repo)
+    with connect(token, base_url=base_url, retry=retry) as gh:
+        _, pull = _open_pull(gh, repo, pr, token)
+        ours = _our_comments(pull, marker, token)
+    return ours[-1].body if ours else None
+
+
 def pulls_for_commit(
     repo: str,
     sha: str,
@@ -252,15 +270,10 @@ def _sticky_comment(
 ) -> tuple[int, bool, tuple[int, ...]]:
     """Edit the newest comment of ours (create one if there is none); minimize older ones."""
     where = f"pull request #{pull.number}"
-    with remote_errors(f"listing the comments of {where}", token):
-        # Iterating the PaginatedList follows the Link header through every page.
-        ours: list[IssueComment] = [
-            c for c in pull.get_issue_comments() if is_ours(c.body, publication.marker)
-        ]
+    ours = _our_comments(pull, publication.marker, token)
     if not ours:
         with remote_errors(f"commenting on {where}", token):
             return pull.create_issue_comment(publication.body).id, True, ()
-    ours.sort(key=lambda c: (c.created_at, c.id))
     newest, older = ours[-1], ours[:-1]
     if newest.body != publication.body:
         with remote_errors(f"editing comment {newest.id} on {where}", token):
@@ -269,6 +282,15 @@ def _sticky_comment(
         with remote_errors(f"minimizing outdated comment {comment.id} on {where}", token):
             comment.minimize("OUTDATED")
     return newest.id, False, tuple(c.id for c in older)
+
+
+def _our_comments(pull: PullRequest, marker: str, token: str) -> list[IssueComment]:
+    """Our comments, oldest first. Iterating the PaginatedList follows the Link header
+    through every page: a PR with hundreds of comments still finds ours."""
+    with remote_errors(f"listing the comments of pull request #{pull.number}", token):
+        ours = [c for c in pull.get_issue_comments() if is_ours(c.body, marker)]
+    ours.sort(key=lambda c: (c.created_at, c.id))
+    return ours
 
 
 def _create_check_runs(

@@ -83,14 +83,24 @@ def render_full(layers: Sequence[LayerPlan], guard: dict[str, Any] | None = None
 
 
 def fingerprint_marker(layers: Sequence[LayerPlan]) -> str:
-    """Hidden in the comment: which plan each layer's review saw."""
-    prints = {p.layer: p.fingerprint.digest for p in layers if p.fingerprint is not None}
+    """Hidden in the comment: which plan each layer's review saw. `changes` is what the deploy
+    gate compares a fresh plan with; `digest` also pins the state, versions and commits."""
+    prints = {
+        p.layer: {"changes": p.fingerprint.changes, "digest": p.fingerprint.digest}
+        for p in layers
+        if p.fingerprint is not None
+    }
     return f"<!-- freetier:fingerprints {json.dumps(prints, sort_keys=True)} -->"
 
 
-def read_fingerprints(body: str) -> dict[str, str]:
+def read_fingerprints(body: str) -> dict[str, dict[str, str]]:
+    """The marker's content; {} when the comment has none (or a mangled one)."""
     match = re.search(r"<!-- freetier:fingerprints (\{.*?\}) -->", body)
-    return dict(json.loads(match.group(1))) if match else {}
+    try:
+        found = json.loads(match.group(1)) if match else {}
+    except json.JSONDecodeError:
+        return {}
+    return {k: v for k, v in found.items() if isinstance(v, dict)}
 
 
 def layer_verdict(plan: LayerPlan, guard: dict[str, Any] | None) -> str:

@@ -4,26 +4,36 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from freetier.errors import ConfigError
-from freetier.guard.evaluate import GuardResult
-from freetier.guard.run import run_guard
+from freetier.errors import ConfigError, ToolError
+from freetier.plans.fingerprint import make_fingerprint, normalise_changes
+from freetier.plans.gate import Reviewed
+from freetier.plans.mask import NO_SECRETS
+from freetier.plans.model import Fingerprint, LayerPlan, Secrets
+from freetier.plans.parse import failed_plan, parse_plan
 from freetier.report import write_files
 from freetier.stack import Stack
+from freetier.stack.load import read_text
 from freetier.tofu import run
 from freetier.tofu.apply import Backoff, CapacityApplyResult, apply_with_capacity_retry
 from freetier.tofu.vars import TFVARS_FILE, tfvars_text
 
+# A layer's plan folder (out/plans/LAYER/). plan.bin and plan.json hold values in clear:
+# they never leave the machine; plan.txt is masked.
 PLAN_JSON = "plan.json"
+PLAN_TEXT = "plan.txt"
+FINGERPRINT = "fingerprint.json"
+CHANGES = "changes.json"
+ERRORS = "errors.json"
 
 
 @dataclass(frozen=True)
-class LayerPlan:
-    plan: run.PlanResult
-    plan_json: Path
-    guard: GuardResult
+class PlannedLayer:
+    plan: LayerPlan  # masked: safe for comments and logs
+    folder: Path
+    changes: bool
 
 
 def layer_dir(stack_file: Path, layer: str) -> Path:
@@ -58,19 +68,50 @@ def plan_layer(
     backend: bool = True,
     backend_config: Path | None = None,
     tofu: run.Tofu | None = None,
-) -> LayerPlan:
-    """plan.bin and plan.json in out/LAYER/, and the guard's verdict on that plan."""
+    secrets: Secrets = NO_SECRETS,
+    commits: tuple[str, str] = ("", ""),
+) -> PlannedLayer:
+    """Plan into out/LAYER/: plan.bin, plan.json, the masked text, the fingerprint and the
+    normalised changes the apply gate compares. A plan that fails is a result, not a crash:
+    its errors go into the comment."""
     tofu = tofu or run.Tofu.find()
-    folder = prepare(
-        stack, stack_file, layer, backend=backend, backend_config=backend_config, tofu=tofu
-    )
     target = (out / layer).resolve()
     target.mkdir(parents=True, exist_ok=True)
-    result = run.plan(folder, out=target / run.PLAN_FILE, tofu=tofu)
+    try:
+        folder = prepare(
+            stack, stack_file, layer, backend=backend, backend_config=backend_config, tofu=tofu
+        )
+        result = run.plan(folder, out=target / run.PLAN_FILE, tofu=tofu)
+    except ToolError as exc:
+        if exc.missing:
+            raise
+        failed = failed_plan(layer, str(exc).splitlines(), secrets)
+        write_files(target, {ERRORS: json.dumps(list(failed.errors), indent=1) + "\n"})
+        return PlannedLayer(failed, target, False)
     shown = run.show_json(folder, target / run.PLAN_FILE, tofu=tofu)
-    write_files(target, {PLAN_JSON: json.dumps(shown, indent=1) + "\n"})
-    guard = run_guard(stack, [(layer, target / PLAN_JSON)])
-    return LayerPlan(result, target / PLAN_JSON, guard)
+    text = run.show_text(folder, target / run.PLAN_FILE, tofu=tofu)
+    lineage, serial = run.state_pull(folder, tofu=tofu)
+    fingerprint = make_fingerprint(shown, folder, lineage, serial, *commits)
+    plan = replace(parse_plan(shown, layer, secrets, text), fingerprint=fingerprint)
+    write_files(
+        target,
+        {
+            PLAN_JSON: json.dumps(shown) + "\n",
+            PLAN_TEXT: plan.text,
+            FINGERPRINT: json.dumps(asdict(fingerprint), indent=1) + "\n",
+            CHANGES: json.dumps(normalise_changes(shown, secrets)) + "\n",
+        },
+    )
+    (target / ERRORS).unlink(missing_ok=True)
+    return PlannedLayer(plan, target, result.changes)
+
+
+def read_fingerprint(folder: Path) -> Fingerprint:
+    path = folder / FINGERPRINT
+    try:
+        return Fingerprint(**json.loads(read_text(path)))
+    except (json.JSONDecodeError, TypeError):
+        raise ConfigError([f"{path}: not a fingerprint written by `freetier plan`"]) from None
 
 
 def apply_layer(
@@ -97,4 +138,14 @@ def apply_layer(
         backoff=backoff,
         tofu=tofu,
         progress=progress,
+    )
+
+
+def reviewed_from_folder(folder: Path) -> Reviewed:
+    """A plan folder written by `freetier plan` (fingerprint.json, changes.json, plan.bin)."""
+    printed = read_fingerprint(folder)
+    changes_file = folder / CHANGES
+    normalised = json.loads(read_text(changes_file, 1 << 30)) if changes_file.is_file() else None
+    return Reviewed(
+        printed.changes, printed.lineage, printed.serial, folder / run.PLAN_FILE, normalised
     )

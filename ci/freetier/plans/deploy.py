@@ -1,0 +1,77 @@
+"""On merge to main: apply, layer by layer, exactly what the merged pull request reviewed.
+
+The reviewed plan is named by the fingerprints hidden in the PR's sticky comment; each layer
+is planned again and applied only when its changes match (plans/gate.py). A layer that does
+not match stops the deploy, and the reason is posted to the merged pull request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from freetier.github import comment_on_pull, pulls_for_commit, sticky_comment_body
+from freetier.plans.comment import MARKER, read_fingerprints
+from freetier.plans.gate import Applied, Refused, Reviewed, apply_reviewed
+from freetier.plans.model import Secrets
+from freetier.stack import Stack
+from freetier.tofu import run
+from freetier.tofu.layer import prepare
+from freetier.tofu.vars import LAYERS
+
+
+def deploy(
+    stack: Stack,
+    stack_file: Path,
+    *,
+    repo: str,
+    sha: str,
+    token: str,
+    out: Path,
+    secrets: Secrets,
+    backend: bool = True,
+    backend_config: Path | None = None,
+    base_url: str | None = None,
+    tofu: run.Tofu | None = None,
+    progress: Callable[[str], None] = lambda line: None,
+) -> list[Applied]:
+    prs = pulls_for_commit(repo, sha, token=token, base_url=base_url)
+    if not prs:
+        raise Refused(
+            "deploy", [f"commit {sha} came from no merged pull request: nothing was reviewed"]
+        )
+    pr = prs[-1]
+    body = sticky_comment_body(repo, pr, MARKER, token=token, base_url=base_url) or ""
+    reviewed = read_fingerprints(body)
+    tofu = tofu or run.Tofu.find()
+    applied: list[Applied] = []
+    for layer in LAYERS:  # dependency order; a refusal or failure stops the rest
+        if not (stack_file.parent / "tofu" / layer / "versions.tf").is_file():
+            continue
+        try:
+            seen = reviewed.get(layer)
+            if seen is None or "changes" not in seen:
+                raise Refused(layer, [f"pull request #{pr} shows no reviewed plan for it"])
+            folder = prepare(
+                stack, stack_file, layer, backend=backend, backend_config=backend_config, tofu=tofu
+            )
+            progress(f"{layer}: planning again to compare with the review of #{pr}")
+            done = apply_reviewed(
+                folder, layer, Reviewed(seen["changes"]), out / layer, tofu=tofu, secrets=secrets
+            )
+        except Refused as exc:
+            comment_on_pull(repo, pr, refusal_comment(exc, sha), token=token, base_url=base_url)
+            raise
+        progress(f"{layer}: applied ({done.how})")
+        applied.append(done)
+    return applied
+
+
+def refusal_comment(exc: Refused, sha: str) -> str:
+    reasons = "\n".join(f"- {r}" for r in exc.reasons[:100])
+    return (
+        f"### ❌ freetier deploy refused to apply `{exc.layer}`\n\n"
+        f"On `{sha[:12]}` the plan is not the one this pull request reviewed, so nothing "
+        f"was applied to `{exc.layer}` or any later layer:\n\n{reasons}\n\n"
+        "Open a new pull request (or re-run the plan) to review the current changes.\n"
+    )

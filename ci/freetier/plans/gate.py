@@ -1,0 +1,86 @@
+"""Apply exactly what was reviewed, or refuse and say why.
+
+A reviewed plan is applied as saved when the state has not moved since (same lineage and
+serial). Otherwise the layer is planned again and applied only when the new plan makes the
+same changes, compared semantically (normalised changes, not text); else nothing is applied.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from freetier.errors import FreetierError
+from freetier.plans.fingerprint import changes_digest, diff_changes, normalise_changes
+from freetier.plans.mask import NO_SECRETS
+from freetier.plans.model import Secrets
+from freetier.tofu import run
+
+REPLAN_FILE = "replan.bin"
+
+
+class Refused(FreetierError):
+    """The layer's plan is not the reviewed one; nothing was applied. Exit code 1."""
+
+    def __init__(self, layer: str, reasons: list[str]) -> None:
+        self.layer = layer
+        self.reasons = tuple(reasons)
+        super().__init__(
+            f"{layer}: refused to apply: "
+            + "; ".join(reasons[:5])
+            + (f"; and {len(reasons) - 5} more" if len(reasons) > 5 else "")
+        )
+
+
+@dataclass(frozen=True)
+class Reviewed:
+    """What the review saw: the changes digest, and when known the state and the saved plan."""
+
+    changes: str
+    lineage: str | None = None
+    serial: int | None = None
+    plan_file: Path | None = None
+    normalised: list[dict[str, object]] | None = None  # for a precise refusal message
+
+
+@dataclass(frozen=True)
+class Applied:
+    layer: str
+    how: Literal["saved plan", "identical re-plan"]
+    apply: run.ApplyResult
+
+
+def apply_reviewed(
+    folder: Path,
+    layer: str,
+    reviewed: Reviewed,
+    work: Path,
+    *,
+    tofu: run.Tofu,
+    secrets: Secrets = NO_SECRETS,
+) -> Applied:
+    """`folder` is the initialised layer; `work` a scratch folder for the re-plan."""
+    lineage, serial = run.state_pull(folder, tofu=tofu)
+    unchanged = (lineage, serial) == (reviewed.lineage, reviewed.serial)
+    if unchanged and reviewed.plan_file is not None and reviewed.plan_file.is_file():
+        return Applied(
+            layer, "saved plan", run.apply(folder, plan_file=reviewed.plan_file, tofu=tofu)
+        )
+    work.mkdir(parents=True, exist_ok=True)
+    replan = work / REPLAN_FILE
+    run.plan(folder, out=replan, tofu=tofu)
+    shown = run.show_json(folder, replan, tofu=tofu)
+    if changes_digest(shown) != reviewed.changes:
+        raise Refused(layer, _reasons(reviewed, shown, secrets))
+    return Applied(layer, "identical re-plan", run.apply(folder, plan_file=replan, tofu=tofu))
+
+
+def _reasons(reviewed: Reviewed, shown: object, secrets: Secrets) -> list[str]:
+    now = normalise_changes(shown, secrets)
+    if reviewed.normalised is not None:
+        lines = diff_changes(reviewed.normalised, now, secrets)
+        if lines:
+            return lines
+    summary = ", ".join(f"{'/'.join(e['actions'])} {e['address']}" for e in now[:10]) or "none"
+    return [f"the plan now makes other changes than the reviewed one (now: {summary})"]
