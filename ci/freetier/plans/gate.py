@@ -68,7 +68,7 @@ def apply_reviewed(
             layer, "saved plan", run.apply(folder, plan_file=reviewed.plan_file, tofu=tofu)
         )
     work.mkdir(parents=True, exist_ok=True)
-    replan = work / REPLAN_FILE
+    replan = work.resolve() / REPLAN_FILE
     run.plan(folder, out=replan, tofu=tofu)
     shown = run.show_json(folder, replan, tofu=tofu)
     if changes_digest(shown) != reviewed.changes:

@@ -143,6 +143,7 @@ def apply_layer(
 
 def reviewed_from_folder(folder: Path) -> Reviewed:
     """A plan folder written by `freetier plan` (fingerprint.json, changes.json, plan.bin)."""
+    folder = folder.resolve()  # tofu runs in the layer's folder
     printed = read_fingerprint(folder)
     changes_file = folder / CHANGES
     normalised = json.loads(read_text(changes_file, 1 << 30)) if changes_file.is_file() else None
