@@ -174,7 +174,12 @@ def test_shipped_pr_runs_offline_as_a_user_would(tmp_path: Path) -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["pr-report.json", "pr-report.md"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "comment-full.md",
+        "comment.md",
+        "pr-report.json",
+        "pr-report.md",
+    ]
     assert "skipped  oci" in proc.stdout
     assert "ran offline" in proc.stdout
     report = json.loads((out / "pr-report.json").read_text())

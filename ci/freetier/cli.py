@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import TextIO
 
 from freetier import __version__
-from freetier.cli_plans import register_plan_commands
+from freetier.cli_plans import register_plan_commands, write_summary
 from freetier.doctor import STAGES, TOOLS, ToolStatus, blocked_stages, probe_tools
 from freetier.errors import ConfigError, FreetierError
 from freetier.guard.profile import profile_names
 from freetier.guard.render import render_guard_json, render_guard_markdown, render_guard_text
 from freetier.guard.run import parse_plan_spec, read_tenancy, run_guard
 from freetier.pr import REPORT_JSON, REPORT_MD, run_pr, write_report
+from freetier.pr.plans import PullRequest
 from freetier.report import render_text, verdict, write_files
 from freetier.stack import load_stack, stack_schema_text
 from freetier.stack.derive import describe_stack, stack_totals
@@ -106,6 +107,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pr.add_argument("--stack", type=Path, default=DEFAULT_STACK, help="default: stack.yaml")
     pr.add_argument("--out", type=Path, default=Path("out"), help="report folder (default: out)")
+    pr.add_argument("--repo", metavar="OWNER/NAME", help="post the comment to this repository")
+    pr.add_argument("--pr", type=int, metavar="N", help="... on this pull request")
+    pr.add_argument("--sha", help="the pull request's head commit (check runs attach there)")
+    pr.add_argument("--base-sha", help="the base commit (recorded in the plan fingerprints)")
+    pr.add_argument(
+        "--backend-config",
+        type=Path,
+        metavar="FILE",
+        help="settings of the S3-compatible state backend",
+    )
+    pr.add_argument("--no-backend", action="store_true", help="plan with local state only")
     pr.add_argument(
         "--online",
         action="store_true",
@@ -208,12 +220,31 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_pr(args: argparse.Namespace) -> int:
-    report = run_pr(args.stack, env=os.environ, home=Path.home())
-    skipped = [s for s in report.steps if s.outcome == "skipped"]
+    pull = None
+    if args.repo or args.pr or args.sha:
+        if not (args.repo and args.pr and args.sha):
+            raise ConfigError(["--repo, --pr and --sha go together (the pull request to post to)"])
+        pull = PullRequest(args.repo, args.pr, args.sha, args.base_sha or "")
+    run = run_pr(
+        args.stack,
+        env=os.environ,
+        home=Path.home(),
+        out=args.out,
+        pr=pull,
+        backend=not args.no_backend,
+        backend_config=args.backend_config,
+    )
+    report = run.report
+    skipped = [
+        s
+        for s in report.steps
+        if s.outcome == "skipped" and (s.name == "oci" or s.name.startswith("plan:"))
+    ]
     if args.online and skipped:
         names = ", ".join(s.name for s in skipped)
         raise FreetierError(f"--online: step(s) skipped for lack of credentials or tools: {names}")
-    written = write_report(report, args.out)
+    write_summary(run.full)
+    written = write_report(run, args.out)
     if args.format == "json":
         sys.stdout.write((args.out / REPORT_JSON).read_text(encoding="utf-8"))
     else:

@@ -119,7 +119,7 @@ def test_failed_plan_shows_its_error_and_verdict() -> None:
 
 def test_fingerprints_ride_in_a_hidden_marker() -> None:
     md = render_comment([OCI, QUIET], GUARD)
-    assert read_fingerprints(md) == {"oci": PRINT.digest}
+    assert read_fingerprints(md) == {"oci": {"changes": PRINT.changes, "digest": PRINT.digest}}
     assert read_fingerprints("no marker") == {}
 
 

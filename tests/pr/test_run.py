@@ -21,7 +21,7 @@ def _steps(report) -> dict[str, tuple[str, str]]:
 
 
 def test_offline_run_skips_the_tenancy_and_says_why(tmp_path: Path) -> None:
-    report = run_pr(SHIPPED_STACK, env={}, home=tmp_path)
+    report = run_pr(SHIPPED_STACK, env={}, home=tmp_path, out=tmp_path / "out").report
     steps = _steps(report)
     assert steps["stack"][0] == "ok"
     assert steps["schema"] == (
@@ -56,22 +56,23 @@ def _stack_for(tenancy: FakeTenancy, tmp_path: Path, region: str | None = None) 
 
 def test_with_credentials_the_tenancy_counts_too(tenancy: FakeTenancy, tmp_path: Path) -> None:
     stack = _stack_for(tenancy, tmp_path)
-    empty = run_pr(stack, env=dict(os.environ), home=tmp_path)
+    empty = run_pr(stack, env=dict(os.environ), home=tmp_path, out=tmp_path / "out").report
     assert _steps(empty)["oci"][0] == "ok"
     assert _steps(empty)["guard"][0] == "ok"
     assert "with 0 existing resource(s) of the tenancy" in _steps(empty)["guard"][1]
     # An instance made by hand, outside this repository, takes the A1 allowance over.
     tenancy.fake.add_instance(tenancy.credentials.tenancy, "by-hand", ocpus=1, memory_in_gbs=6)
-    report = run_pr(stack, env=dict(os.environ), home=tmp_path)
+    report = run_pr(stack, env=dict(os.environ), home=tmp_path, out=tmp_path / "out").report
     outcome, summary = _steps(report)["guard"]
     assert outcome == "failed" and "BLOCKING" in summary
-    assert "a1_instances: 3 of 2" in "\n".join(report.steps[-1].details)
+    guard = next(s for s in report.steps if s.name == "guard")
+    assert "a1_instances: 3 of 2" in "\n".join(guard.details)
     assert report.exit_code == 1
 
 
 def test_config_for_another_region_blocks(tenancy: FakeTenancy, tmp_path: Path) -> None:
     stack = _stack_for(tenancy, tmp_path, region="uk-london-1")
-    report = run_pr(stack, env=dict(os.environ), home=tmp_path)
+    report = run_pr(stack, env=dict(os.environ), home=tmp_path, out=tmp_path / "out").report
     outcome, summary = _steps(report)["oci"]
     assert outcome == "failed"
     assert (
@@ -88,7 +89,7 @@ def test_config_for_another_tenancy_blocks(tenancy: FakeTenancy, tmp_path: Path)
             tenancy.credentials.tenancy, "ocid1.tenancy.oc1..aaaaaaaaanothertenancy"
         )
     )
-    report = run_pr(stack, env=dict(os.environ), home=tmp_path)
+    report = run_pr(stack, env=dict(os.environ), home=tmp_path, out=tmp_path / "out").report
     assert "names a tenancy other than the config's" in _steps(report)["oci"][1]
     # The fake knows no such compartment: the guard says so in one line, not a traceback.
     outcome, summary = _steps(report)["guard"]
@@ -98,7 +99,9 @@ def test_config_for_another_tenancy_blocks(tenancy: FakeTenancy, tmp_path: Path)
 def test_invalid_config_names_the_fields_not_their_values(tmp_path: Path) -> None:
     config = tmp_path / "oci-config"
     config.write_text("[DEFAULT]\nuser=not-an-ocid\nregion=uk-london-1\nsecret_value=hunter2\n")
-    report = run_pr(SHIPPED_STACK, env={"OCI_CLI_CONFIG_FILE": str(config)}, home=tmp_path)
+    report = run_pr(
+        SHIPPED_STACK, env={"OCI_CLI_CONFIG_FILE": str(config)}, home=tmp_path, out=tmp_path / "out"
+    ).report
     outcome, summary = _steps(report)["oci"]
     assert outcome == "failed"
     assert "invalid config:" in summary and "user malformed" in summary
@@ -110,14 +113,16 @@ def test_stale_schema_blocks(tmp_path: Path) -> None:
     stack = tmp_path / "stack.yaml"
     stack.write_text(SHIPPED_STACK.read_text())
     (tmp_path / "stack.schema.json").write_text("{}\n")
-    outcome, summary = _steps(run_pr(stack, env={}, home=tmp_path))["schema"]
+    outcome, summary = _steps(run_pr(stack, env={}, home=tmp_path, out=tmp_path / "out").report)[
+        "schema"
+    ]
     assert outcome == "failed" and "out of date" in summary
 
 
 def test_reports_are_written_together(tmp_path: Path) -> None:
-    report = run_pr(SHIPPED_STACK, env={}, home=tmp_path)
-    written = write_report(report, tmp_path / "out")
-    assert [p.name for p in written] == [REPORT_MD, REPORT_JSON]
+    run = run_pr(SHIPPED_STACK, env={}, home=tmp_path, out=tmp_path / "out")
+    written = write_report(run, tmp_path / "out")
+    assert [p.name for p in written] == [REPORT_MD, REPORT_JSON, "comment.md", "comment-full.md"]
     assert (tmp_path / "out" / REPORT_MD).read_text().startswith(MARKER)
     assert json.loads((tmp_path / "out" / REPORT_JSON).read_text())["verdict"] == "ok"
     assert [p.name for p in (tmp_path / "out").iterdir() if p.name.startswith(".")] == []
@@ -127,7 +132,7 @@ def test_bad_stack_raises_before_anything_runs(tmp_path: Path) -> None:
     stack = tmp_path / "stack.yaml"
     stack.write_text("name: x\n")
     with pytest.raises(ConfigError):
-        run_pr(stack, env={}, home=tmp_path)
+        run_pr(stack, env={}, home=tmp_path, out=tmp_path / "out").report
 
 
 def test_default_config_location_is_home_dot_oci(
@@ -138,6 +143,6 @@ def test_default_config_location_is_home_dot_oci(
     (home / ".oci").mkdir(parents=True)
     tenancy.credentials.config_file.rename(home / ".oci" / "config")
     monkeypatch.delenv("OCI_CLI_CONFIG_FILE")
-    report = run_pr(stack, env=dict(os.environ), home=home)
+    report = run_pr(stack, env=dict(os.environ), home=home, out=tmp_path / "out").report
     assert _steps(report)["oci"] == ("ok", f"{home / '.oci' / 'config'} [DEFAULT] fits the stack")
     assert _steps(report)["guard"][0] == "ok"

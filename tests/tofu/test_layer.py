@@ -50,7 +50,12 @@ def test_plan_writes_the_plan_and_guards_it(repo: Path, capsys) -> None:
     assert code == 0, out
     assert out.startswith(f"oci: changes; plan in {repo / 'out' / 'oci'}")
     assert sorted(p.name for p in (repo / "out" / "oci").iterdir()) == [
-        "changes.json", "fingerprint.json", "plan.bin", "plan.json", "plan.txt"]
+        "changes.json",
+        "fingerprint.json",
+        "plan.bin",
+        "plan.json",
+        "plan.txt",
+    ]
     shown = json.loads((repo / "out" / "oci" / "plan.json").read_text())
     assert [rc["address"] for rc in shown["resource_changes"]] == [
         'terraform_data.instance["node-1"]',

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from freetier.github.publish import CheckRun, Publication
-from freetier.plans.comment import MARKER, layer_verdict, render_comment
+from freetier.plans.comment import DEFAULT_BUDGET, MARKER, layer_verdict, render_comment
 from freetier.plans.model import LayerPlan
 
 LABEL_DESTROY = "plan:destroy"
@@ -49,13 +49,11 @@ def build_publication(
     guard: dict[str, Any] | None,
     head_sha: str,
     *,
-    budget: int | None = None,
+    budget: int = DEFAULT_BUDGET,
+    body: str | None = None,
 ) -> Publication:
-    body = (
-        render_comment(layers, guard)
-        if budget is None
-        else render_comment(layers, guard, budget=budget)
-    )
+    """`body` replaces the rendered comment (freetier pr appends its checks table)."""
+    body = render_comment(layers, guard, budget=budget) if body is None else body
     labels = labels_for(layers, guard)
     return Publication(
         body=body,

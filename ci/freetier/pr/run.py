@@ -1,17 +1,32 @@
-"""`freetier pr`: run every check that exists for the stack and build one report."""
+"""`freetier pr`: every check for the stack, every layer's plan, the guard, one comment."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from freetier.doctor import probe_tools
+from freetier.guard.render import guard_json
+from freetier.plans.comment import render_full
+from freetier.plans.secrets import registered_secrets
 from freetier.pr import steps
-from freetier.report import Report, render_json, render_markdown, write_files
+from freetier.pr.plans import PullRequest, comment_body, plan_steps, post_step
+from freetier.report import Report, StepResult, render_json, render_markdown, write_files
 from freetier.stack import load_stack
 
 REPORT_MD = "pr-report.md"
 REPORT_JSON = "pr-report.json"
+COMMENT_MD = "comment.md"
+COMMENT_FULL_MD = "comment-full.md"
+PLANS_DIR = "plans"  # plan.bin / plan.json hold values in clear: never uploaded
+
+
+@dataclass(frozen=True)
+class PrRun:
+    report: Report
+    comment: str
+    full: str
 
 
 def run_pr(
@@ -19,23 +34,57 @@ def run_pr(
     *,
     env: Mapping[str, str],
     home: Path,
+    out: Path = Path("out"),
     path: str | None = None,
-) -> Report:
+    pr: PullRequest | None = None,
+    backend: bool = True,
+    backend_config: Path | None = None,
+) -> PrRun:
     """Bad input raises ConfigError before any check runs; findings land in the report."""
     stack = load_stack(stack_file)
-    results = (
+    secrets = registered_secrets(env)
+    oci_step = steps.check_oci_step(stack, env, home)
+    results = [
         steps.check_stack_step(stack, stack_file),
         steps.check_schema_step(stack_file.parent / "stack.schema.json"),
         steps.check_tools_step(probe_tools(path=path)),
-        steps.check_oci_step(stack, env, home),
-        steps.check_guard_step(stack, env, home),
+        oci_step,
+    ]
+    commits = (pr.base_sha, pr.head_sha) if pr else ("", "")
+    plan_results, layers, plan_files = plan_steps(
+        stack,
+        stack_file,
+        out / PLANS_DIR,
+        can_reach_oci=oci_step.outcome == "ok",
+        secrets=secrets,
+        backend=backend,
+        backend_config=backend_config,
+        commits=commits,
+        path=path,
     )
+    guard_step, guard = steps.check_guard_step(stack, env, home, plan_files)
+    results += [*plan_results, guard_step]
+    guard_body = guard_json(guard) if guard is not None else None
+    report = _report(stack.name, stack_file, results)
+    body = comment_body(report, layers, guard_body)
+    results.append(post_step(body, layers, guard_body, pr, env))
+    report = _report(stack.name, stack_file, results)
+    return PrRun(report, body, render_full(layers, guard_body))
+
+
+def _report(name: str, stack_file: Path, results: list[StepResult]) -> Report:
     return Report(
-        title="freetier plan report", subject=f"{stack.name} ({stack_file.name})", steps=results
+        title="freetier plan report", subject=f"{name} ({stack_file.name})", steps=tuple(results)
     )
 
 
-def write_report(report: Report, out_dir: Path) -> list[Path]:
+def write_report(run: PrRun, out_dir: Path) -> list[Path]:
     return write_files(
-        out_dir, {REPORT_MD: render_markdown(report), REPORT_JSON: render_json(report)}
+        out_dir,
+        {
+            REPORT_MD: render_markdown(run.report),
+            REPORT_JSON: render_json(run.report),
+            COMMENT_MD: run.comment,
+            COMMENT_FULL_MD: run.full,
+        },
     )

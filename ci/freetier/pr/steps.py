@@ -3,11 +3,12 @@ for a finding, so one failing check never hides the others."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from freetier.doctor import ToolStatus, blocked_stages
 from freetier.errors import ConfigError, FreetierError
+from freetier.guard.evaluate import GuardResult
 from freetier.guard.render import render_guard_markdown, verdict_line
 from freetier.guard.run import read_tenancy, run_guard
 from freetier.report import Outcome, StepResult
@@ -105,26 +106,32 @@ def check_oci_step(stack: Stack, env: Mapping[str, str], home: Path) -> StepResu
     return StepResult("oci", title, "ok", f"{config_file} [{profile}] fits the stack")
 
 
-def check_guard_step(stack: Stack, env: Mapping[str, str], home: Path) -> StepResult:
-    """The free-tier guard on what the stack creates, plus the tenancy when credentials exist."""
+def check_guard_step(
+    stack: Stack, env: Mapping[str, str], home: Path, plans: Sequence[tuple[str, Path]] = ()
+) -> tuple[StepResult, GuardResult | None]:
+    """The free-tier guard on the layers' plans (or, without plans, on what the stack creates),
+    plus the tenancy when credentials exist."""
     title = "free-tier guard"
-    live_note = "offline: the stack only"
+    note = f"plans of {', '.join(n for n, _ in plans)}" if plans else "the stack only"
     try:
         live = []
         if oci_config_file(env, home) is not None:
             live = read_tenancy(stack, env, home)
-            live_note = f"with {len(live)} existing resource(s) of the tenancy"
-        result = run_guard(stack, [], live=live)
+            note += f", with {len(live)} existing resource(s) of the tenancy"
+        else:
+            note = f"offline: {note}"
+        result = run_guard(stack, plans, live=live)
     except FreetierError as exc:
-        return StepResult("guard", title, "failed", str(exc).splitlines()[0])
+        return StepResult("guard", title, "failed", str(exc).splitlines()[0]), None
     outcome: Outcome = "ok" if result.free else "failed"
     if result.free and result.warnings:
         outcome = "warning"
-    return StepResult(
+    step = StepResult(
         "guard",
         title,
         outcome,
-        f"{verdict_line(result)} ({live_note}; profile {result.profile.name})",
+        f"{verdict_line(result)} ({note}; profile {result.profile.name})",
         result.blocking + result.warnings,
         markdown=render_guard_markdown(result),
     )
+    return step, result

@@ -1,0 +1,90 @@
+"""`freetier pr` end to end: OCI credentials (a local fake OCI), a layer planned by the real
+terraform, the guard over the plan and the tenancy, and the comment posted to a fake GitHub."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from freetier.cli import main
+from freetier.plans.comment import MARKER, read_fingerprints
+from tests.conftest import ROOT, SHIPPED_STACK
+from tests.fakes.github_server import FakeGitHub
+from tests.fakes.oci_server import FakeTenancy, fake_tenancy
+
+STAND_IN = ROOT / "tests" / "tofu" / "fixtures" / "stand-in-oci"
+TOKEN = "ghs_pr_canary_token_abcdef0123456789"
+REPO = "octo/infra"
+
+
+@pytest.fixture
+def fork(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, FakeTenancy]]:
+    for name in [k for k in os.environ if k.startswith(("TF_", "GITHUB_", "OCI_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TF_CLI_CONFIG_FILE", "/dev/null")
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(STAND_IN, tmp_path / "tofu" / "oci")
+    shutil.copy(ROOT / "stack.schema.json", tmp_path)
+    (tmp_path / "home").mkdir()
+    with fake_tenancy(tmp_path / "home", monkeypatch.setenv) as tenancy:
+        text = SHIPPED_STACK.read_text().replace("uk-london-1", tenancy.credentials.region)
+        text = text.replace(
+            "ocid1.tenancy.oc1..aaaaaaaareplacewithyourtenancyocid", tenancy.credentials.tenancy
+        )
+        (tmp_path / "stack.yaml").write_text(text)
+        yield tmp_path, tenancy
+
+
+@pytest.fixture
+def github(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
+    fake = FakeGitHub(TOKEN)
+    fake.add_repo(REPO)
+    with fake.serve():
+        monkeypatch.setenv("GITHUB_API_URL", fake.url)
+        monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+        yield fake
+
+
+def test_pr_plans_guards_and_posts_one_comment(fork, github: FakeGitHub, capsys) -> None:
+    root, _ = fork
+    pull = github.add_pull(REPO, 3)
+    argv = ["pr", "--no-backend", "--repo", REPO, "--pr", "3", "--sha", pull.head_sha]
+    assert main(argv) == 0, capsys.readouterr()
+    out = capsys.readouterr().out
+    assert "ok       plan:oci  2 create" in out
+    assert "plans of oci, with 0 existing resource(s) of the tenancy" in out
+    assert "comment" in out and "created" in out
+    comments = github.repo(REPO).pulls[3].comments
+    assert len(comments) == 1 and comments[0].body.startswith(MARKER)
+    assert set(read_fingerprints(comments[0].body)) == {"oci"}
+    assert "### Checks" in comments[0].body
+    # Plan files with values in clear stay out of what is uploaded (out/*.md, out/*.json).
+    assert (root / "out" / "plans" / "oci" / "plan.bin").is_file()
+    assert sorted(p.name for p in (root / "out").glob("*.*")) == [
+        "comment-full.md",
+        "comment.md",
+        "pr-report.json",
+        "pr-report.md",
+    ]
+    # A second run edits the same comment.
+    assert main(argv) == 0
+    assert len(github.repo(REPO).pulls[3].comments) == 1
+    assert TOKEN not in (root / "out" / "comment-full.md").read_text()
+
+
+def test_pr_without_oci_credentials_skips_the_plans(fork, monkeypatch, capsys) -> None:
+    monkeypatch.delenv("OCI_CLI_CONFIG_FILE")
+    assert main(["pr", "--no-backend"]) == 0
+    out = capsys.readouterr().out
+    assert "skipped  plan:oci  no OCI credentials: plans need the tenancy" in out
+    assert "skipped  comment" in out
+
+
+def test_repo_pr_and_sha_go_together(fork, capsys) -> None:
+    assert main(["pr", "--repo", REPO]) == 2
+    assert "--repo, --pr and --sha go together" in capsys.readouterr().err
