@@ -132,7 +132,7 @@ def test_bad_stack_raises_before_anything_runs(tmp_path: Path) -> None:
     stack = tmp_path / "stack.yaml"
     stack.write_text("name: x\n")
     with pytest.raises(ConfigError):
-        run_pr(stack, env={}, home=tmp_path, out=tmp_path / "out").report
+        run_pr(stack, env={}, home=tmp_path, out=tmp_path / "out")
 
 
 def test_default_config_location_is_home_dot_oci(
