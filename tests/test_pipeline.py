@@ -87,14 +87,14 @@ def test_toolchain_uses_pinned_images_and_the_readme_set_up(module: Freetier) ->
 
 
 def test_nothing_reads_host_paths(module: Freetier) -> None:
+    c, k, t = (dag.set_secret(n, "placeholder") for n in ("c", "k", "t"))
     built = [
         module.toolchain(),
         module.check(),
         module.pr(),
-        module.deploy(
-            oci_config=dag.set_secret("c", "placeholder"),
-            oci_key=dag.set_secret("k", "placeholder"),
-        ),
+        module.deploy(oci_config=c, oci_key=k, github_token=t, repo="o/r", sha="a" * 40),
+        module.comment(plans=dag.directory()),
+        module.apply(layer="oci", oci_config=c, oci_key=k),
     ]
     for obj in built:
         assert all(name != "host" for name, _ in _walk(obj))
@@ -104,16 +104,49 @@ def test_check_runs_the_readme_test_command(module: Freetier) -> None:
     assert _execs(module.check())[-1] == ["./dev", "test"]
 
 
-def test_pr_without_secrets_runs_offline_and_returns_the_report(module: Freetier) -> None:
+def test_pr_without_secrets_runs_offline_and_returns_only_the_reports(module: Freetier) -> None:
     out = module.pr()
     calls = _calls(out)
     assert isinstance(out, dagger.Directory)
-    assert calls[-1] == ("directory", {"path": pipeline.OUT})
-    assert calls[-2] == (
+    # The plan files hold values in clear: they never leave the container.
+    assert calls[-2:] == [
+        ("directory", {"path": pipeline.OUT}),
+        ("withoutDirectory", {"path": pipeline.PLANS}),
+    ]
+    assert calls[-3] == (
         "withExec",
-        {"args": ["./dev", "pr", "--stack", "stack.yaml", "--out", pipeline.OUT], "expect": "ANY"},
+        {
+            "args": ["./dev", "pr", "--stack", "stack.yaml", "--out", pipeline.OUT, "--no-backend"],
+            "expect": "ANY",
+        },
     )
     assert not [name for name, _ in calls if "Secret" in name]
+
+
+def test_pr_on_a_pull_request_posts_with_its_numbers(module: Freetier) -> None:
+    calls = _calls(
+        module.pr(
+            repo="o/r",
+            pr_number=7,
+            head_sha="h" * 40,
+            base_sha="b" * 40,
+            backend_config="tofu/oci/backend.hcl",
+        )
+    )
+    assert calls[-3][1]["args"][4:] == [
+        "--out",
+        pipeline.OUT,
+        "--backend-config",
+        "tofu/oci/backend.hcl",
+        "--repo",
+        "o/r",
+        "--pr",
+        "7",
+        "--sha",
+        "h" * 40,
+        "--base-sha",
+        "b" * 40,
+    ]
 
 
 def test_pr_mounts_secrets_as_secrets(module: Freetier) -> None:
@@ -135,17 +168,48 @@ def test_pr_mounts_secrets_as_secrets(module: Freetier) -> None:
     assert all("placeholder" not in " ".join(argv) for argv in _execs(module.pr()))
 
 
-def test_deploy_requires_credentials_and_forbids_skipping(module: Freetier) -> None:
-    assert not MODULE.functions["deploy"].parameters["oci_config"].is_nullable
-    ctr = module.deploy(oci_config=dag.set_secret("c", "x"), oci_key=dag.set_secret("k", "x"))
+def test_deploy_applies_what_the_merged_pr_reviewed(module: Freetier) -> None:
+    for name in ("oci_config", "oci_key", "github_token", "repo", "sha"):
+        assert not MODULE.functions["deploy"].parameters[name].is_nullable
+    c, k, t = (dag.set_secret(n, "x") for n in ("c", "k", "t"))
+    ctr = module.deploy(oci_config=c, oci_key=k, github_token=t, repo="o/r", sha="a" * 40)
     assert _execs(ctr)[-1] == [
-        "./dev",
-        "pr",
-        "--online",
+        f"{pipeline.VENV}/bin/freetier",
+        "deploy",
+        "--repo",
+        "o/r",
+        "--sha",
+        "a" * 40,
         "--stack",
         "stack.yaml",
-        "--out",
-        pipeline.OUT,
+        "--no-backend",
+    ]
+    assert ("withSecretVariable", {"name": "GITHUB_TOKEN", "secret": t}) in _calls(ctr)
+
+
+def test_apply_mounts_the_reviewed_plan(module: Freetier) -> None:
+    c, k = dag.set_secret("c", "x"), dag.set_secret("k", "x")
+    ctr = module.apply(layer="oci", oci_config=c, oci_key=k, plan=dag.directory())
+    assert _execs(ctr)[-1][-2:] == ["--plan", "/reviewed"]
+    direct = module.apply(layer="oci", oci_config=c, oci_key=k)
+    assert "--plan" not in _execs(direct)[-1]
+
+
+def test_comment_renders_every_layer_to_a_file(module: Freetier) -> None:
+    out = module.comment(plans=dag.directory(), guard=dag.directory().file("g.json"))
+    calls = _calls(out)
+    assert calls[-1] == ("file", {"path": "/comment.md"})
+    name, args = calls[-2]
+    assert name == "withExec" and args["redirectStdout"] == "/comment.md"
+    assert args["args"][1:] == [
+        "comment",
+        "render",
+        "--budget",
+        "60000",
+        "--plan",
+        "oci=/plans/oci",
+        "--guard",
+        "/guard.json",
     ]
 
 
@@ -186,7 +250,7 @@ def test_plan_returns_the_layer_folder_with_state_keys_as_secrets(module: Freeti
         backend_config="tofu/oci/backend.hcl",
     )
     calls = _calls(out)
-    assert calls[-1] == ("directory", {"path": f"{pipeline.OUT}/oci"})
+    assert calls[-1] == ("directory", {"path": f"{pipeline.OUT}/plans/oci"})
     assert calls[-2][1]["args"][1:] == [
         "plan",
         "--layer",
@@ -194,7 +258,7 @@ def test_plan_returns_the_layer_folder_with_state_keys_as_secrets(module: Freeti
         "--stack",
         "stack.yaml",
         "--out",
-        pipeline.OUT,
+        f"{pipeline.OUT}/plans",
         "--backend-config",
         "tofu/oci/backend.hcl",
     ]

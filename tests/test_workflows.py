@@ -278,15 +278,24 @@ def test_pr_passes_cloud_secrets_only_to_same_repo_pulls() -> None:
     assert any("--oci-key" not in a for a in args), "forks need a step without cloud secrets"
 
 
-def test_pr_publishes_the_report() -> None:
+def test_pr_publishes_the_report_and_never_the_plan_files() -> None:
     text = (WORKFLOW_DIR / "pr.yml").read_text(encoding="utf-8")
-    assert re.search(r"out/pr-report\.md\s*>>\s*\"\$GITHUB_STEP_SUMMARY\"", text)
+    assert re.search(r"out/comment-full\.md\s*>>\s*\"\$GITHUB_STEP_SUMMARY\"", text)
     uploads = [
         step
         for _, step in steps(load(WORKFLOW_DIR / "pr.yml"))
         if str(step.get("uses", "")).startswith("actions/upload-artifact@")
     ]
-    assert [step["with"]["path"] for step in uploads] == ["out/"]
+    # plan.bin / plan.json hold values in clear: only the rendered reports are uploaded.
+    assert [step["with"]["path"].split() for step in uploads] == [["out/*.md", "out/*.json"]]
+
+
+def test_pr_names_the_pull_request_through_env_not_expressions_in_args() -> None:
+    for step in dagger_steps(load(WORKFLOW_DIR / "pr.yml")):
+        args = str(step["with"]["args"])
+        assert '--pr-number="$PR_NUMBER"' in args and '--head-sha="$HEAD_SHA"' in args
+        assert "${{" not in args
+        assert step["env"]["PR_NUMBER"] == "${{ github.event.pull_request.number }}"
 
 
 def test_deploy_runs_in_production_one_at_a_time() -> None:
@@ -301,5 +310,17 @@ def test_deploy_runs_in_production_one_at_a_time() -> None:
         "--oci-config=env://OCI_CONFIG",
         "--oci-key=env://OCI_KEY",
         "--github-token=env://GITHUB_TOKEN",
+        "--state-access-key=env://STATE_ACCESS_KEY",
+        "--state-secret-key=env://STATE_SECRET_KEY",
+        '--backend-config="$BACKEND_CONFIG"',
+        '--repo="$GITHUB_REPOSITORY"',
+        '--sha="$GITHUB_SHA"',
     ]
-    assert set(step["env"]) == {"OCI_CONFIG", "OCI_KEY", "GITHUB_TOKEN"}
+    assert set(step["env"]) == {
+        "OCI_CONFIG",
+        "OCI_KEY",
+        "GITHUB_TOKEN",
+        "STATE_ACCESS_KEY",
+        "STATE_SECRET_KEY",
+        "BACKEND_CONFIG",
+    }

@@ -11,6 +11,8 @@ from typing import Annotated, Any, TypeVar, cast
 import dagger
 from dagger import DefaultPath, Doc, Ignore, dag, function, object_type
 
+from freetier.tofu.vars import LAYERS
+
 F = TypeVar("F", bound=Callable[..., Any])
 # Side effects (reports, posts, applies) must run every time. dagger-io 0.21's overloads
 # omit `cache=`, which the implementation accepts: hence the one ignore.
@@ -29,6 +31,7 @@ SRC = "/src"
 VENV = "/opt/freetier"
 OUT = "/src/out"
 OCI_DIR = "/root/.oci"
+PLANS = "plans"  # under OUT; plan.bin and plan.json hold values in clear
 # Never sent to the engine: caches, local venvs and reports of earlier runs.
 SOURCE_IGNORE = [".venv", "**/__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache", "out"]
 
@@ -58,17 +61,36 @@ class Freetier:
     def pr(
         self,
         github_token: Annotated[
-            dagger.Secret | None, Doc("GitHub token, for the steps that talk to GitHub")
+            dagger.Secret | None, Doc("GitHub token: posts the comment, checks and labels")
         ] = None,
         oci_config: Annotated[dagger.Secret | None, Doc("OCI CLI config file contents")] = None,
         oci_key: Annotated[dagger.Secret | None, Doc("OCI API signing key (PEM)")] = None,
+        state_access_key: Annotated[
+            dagger.Secret | None, Doc("customer secret key id for the state bucket")
+        ] = None,
+        state_secret_key: Annotated[
+            dagger.Secret | None, Doc("customer secret key for the state bucket")
+        ] = None,
+        backend_config: Annotated[
+            str | None, Doc("backend settings file, relative to the repository")
+        ] = None,
+        repo: Annotated[str | None, Doc("OWNER/NAME to post the comment to")] = None,
+        pr_number: Annotated[int | None, Doc("the pull request")] = None,
+        head_sha: Annotated[str | None, Doc("the pull request's head commit")] = None,
+        base_sha: Annotated[str | None, Doc("the pull request's base commit")] = None,
         stack: Annotated[str, Doc("stack file, relative to the repository")] = "stack.yaml",
     ) -> dagger.Directory:
-        """Run every check for the stack; returns the report folder (pr-report.md, .json)."""
+        """Every check, every layer's plan, the guard and the comment; returns the reports
+        (pr-report.md/.json, comment.md, comment-full.md), never the plan files."""
         ctr = _with_credentials(build_toolchain(self.source), github_token, oci_config, oci_key)
-        return ctr.with_exec(
-            ["./dev", "pr", "--stack", stack, "--out", OUT], expect=dagger.ReturnType.ANY
-        ).directory(OUT)
+        ctr = _with_state_backend(ctr, state_access_key, state_secret_key)
+        args = ["./dev", "pr", "--stack", stack, "--out", OUT, *_backend_args(backend_config)]
+        if repo and pr_number and head_sha:
+            args += ["--repo", repo, "--pr", str(pr_number), "--sha", head_sha]
+            args += ["--base-sha", base_sha] if base_sha else []
+        # Findings exit 1 but still write the report; the workflow reads the verdict from it.
+        done = ctr.with_exec(args, expect=dagger.ReturnType.ANY)
+        return done.directory(OUT).without_directory(PLANS)
 
     @uncached
     def guard(
@@ -101,26 +123,92 @@ class Freetier:
         ] = None,
         stack: Annotated[str, Doc("stack file, relative to the repository")] = "stack.yaml",
     ) -> dagger.Directory:
-        """Plan one layer and guard the plan; returns out/LAYER (plan.bin, plan.json)."""
+        """Plan one layer and guard the plan; returns its plan folder (plan.bin and plan.json
+        hold values in clear: keep the export private)."""
         ctr = _with_credentials(build_toolchain(self.source), None, oci_config, oci_key)
         ctr = _with_state_backend(ctr, state_access_key, state_secret_key)
-        args = ["plan", "--layer", layer, "--stack", stack, "--out", OUT]
-        args += ["--backend-config", backend_config] if backend_config else ["--no-backend"]
-        return _freetier(ctr, *args).directory(f"{OUT}/{layer}")
+        args = ["plan", "--layer", layer, "--stack", stack, "--out", f"{OUT}/{PLANS}"]
+        return _freetier(ctr, *args, *_backend_args(backend_config)).directory(
+            f"{OUT}/{PLANS}/{layer}"
+        )
+
+    @function
+    def comment(
+        self,
+        plans: Annotated[dagger.Directory, Doc("a folder of plan folders (LAYER/plan.json...)")],
+        guard: Annotated[dagger.File | None, Doc("`freetier guard --format json` output")] = None,
+        budget: Annotated[int, Doc("most characters in the comment")] = 60_000,
+    ) -> dagger.File:
+        """Render the one PR comment for the plans (pure: nothing is sent)."""
+        ctr = build_toolchain(self.source).with_directory("/plans", plans)
+        args = ["comment", "render", "--budget", str(budget)]
+        args += [a for layer in LAYERS for a in ("--plan", f"{layer}=/plans/{layer}")]
+        if guard is not None:
+            ctr = ctr.with_file("/guard.json", guard)
+            args += ["--guard", "/guard.json"]
+        return ctr.with_exec([f"{VENV}/bin/freetier", *args], redirect_stdout="/comment.md").file(
+            "/comment.md"
+        )
+
+    @uncached
+    def apply(
+        self,
+        layer: Annotated[str, Doc("the tofu layer, e.g. oci")],
+        oci_config: Annotated[dagger.Secret, Doc("OCI CLI config file contents")],
+        oci_key: Annotated[dagger.Secret, Doc("OCI API signing key (PEM)")],
+        plan: Annotated[
+            dagger.Directory | None,
+            Doc("a reviewed plan folder from `plan` (else: apply directly, with capacity retries)"),
+        ] = None,
+        state_access_key: Annotated[
+            dagger.Secret | None, Doc("customer secret key id for the state bucket")
+        ] = None,
+        state_secret_key: Annotated[
+            dagger.Secret | None, Doc("customer secret key for the state bucket")
+        ] = None,
+        backend_config: Annotated[
+            str | None, Doc("backend settings file, relative to the repository")
+        ] = None,
+        stack: Annotated[str, Doc("stack file, relative to the repository")] = "stack.yaml",
+    ) -> dagger.Container:
+        """Apply one layer: a reviewed plan exactly, or directly with capacity retries."""
+        ctr = _with_credentials(build_toolchain(self.source), None, oci_config, oci_key)
+        ctr = _with_state_backend(ctr, state_access_key, state_secret_key)
+        args = ["apply", "--layer", layer, "--stack", stack, *_backend_args(backend_config)]
+        if plan is not None:
+            ctr = ctr.with_directory("/reviewed", plan)
+            args += ["--plan", "/reviewed"]
+        return _freetier(ctr, *args)
 
     @uncached
     def deploy(
         self,
         oci_config: Annotated[dagger.Secret, Doc("OCI CLI config file contents")],
         oci_key: Annotated[dagger.Secret, Doc("OCI API signing key (PEM)")],
-        github_token: Annotated[
-            dagger.Secret | None, Doc("GitHub token, for the steps that talk to GitHub")
+        github_token: Annotated[dagger.Secret, Doc("GitHub token: reads the merged PR")],
+        repo: Annotated[str, Doc("OWNER/NAME")],
+        sha: Annotated[str, Doc("the commit on main being deployed")],
+        state_access_key: Annotated[
+            dagger.Secret | None, Doc("customer secret key id for the state bucket")
+        ] = None,
+        state_secret_key: Annotated[
+            dagger.Secret | None, Doc("customer secret key for the state bucket")
+        ] = None,
+        backend_config: Annotated[
+            str | None, Doc("backend settings file, relative to the repository")
         ] = None,
         stack: Annotated[str, Doc("stack file, relative to the repository")] = "stack.yaml",
     ) -> dagger.Container:
-        """The merge gate: every check again, with credentials required (nothing is skipped)."""
+        """On main: apply each layer exactly as its merged pull request reviewed it."""
         ctr = _with_credentials(build_toolchain(self.source), github_token, oci_config, oci_key)
-        return ctr.with_exec(["./dev", "pr", "--online", "--stack", stack, "--out", OUT])
+        ctr = _with_state_backend(ctr, state_access_key, state_secret_key)
+        args = ["deploy", "--repo", repo, "--sha", sha, "--stack", stack]
+        return _freetier(ctr, *args, *_backend_args(backend_config))
+
+
+def _backend_args(backend_config: str | None) -> list[str]:
+    """Without a backend settings file, plans use local state (every resource looks new)."""
+    return ["--backend-config", backend_config] if backend_config else ["--no-backend"]
 
 
 def _freetier(ctr: dagger.Container, *args: str) -> dagger.Container:

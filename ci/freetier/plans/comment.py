@@ -70,8 +70,11 @@ def render_comment(
     where_full: str = "the job summary and the plan artifact",
 ) -> str:
     """The richest rendering that fits in `budget` characters."""
+    sections: dict[str, list[list[str]]] = {}  # per detail level: built once, reused by tiers
     for tier in TIERS:
-        text = _render(layers, guard, tier, budget, where_full)
+        if tier.details not in sections:
+            sections[tier.details] = [_layer_section(p, tier) for p in layers]
+        text = _render(layers, guard, tier, budget, where_full, sections[tier.details])
         if len(text) <= budget:
             return text
     return _minimal(layers, guard, where_full)
@@ -119,11 +122,11 @@ def _render(
     tier: Tier,
     budget: int,
     where_full: str,
+    bodies: list[list[str]],
 ) -> str:
     head = [*_header(layers, guard), *_banner(layers)]
     if guard is not None:
         head += ["", guard_markdown(guard, resources=tier.guard_resources).rstrip()]
-    bodies = [_layer_section(p, tier) for p in layers]
     notice = _notice(tier, where_full)
     texts: list[list[str]] = [[] for _ in layers]
     if tier.text != "none":

@@ -36,6 +36,8 @@ class Masker:
         self.pattern = re.compile(secrets.name_pattern)
         self.values = _with_lines((*secrets.values, *extra_values))
         self._values_rx = secrets_regex(self.values)
+        # A string shorter than every secret cannot hold one: skip the regex for it.
+        self._shortest = min((len(v) for v in self.values if v), default=0)
         self.found: set[str] = set()
         self._names: dict[str, bool] = {}
 
@@ -95,7 +97,7 @@ class Masker:
 
     def _string(self, text: str) -> str:
         rx = self._values_rx
-        if rx is None or rx.search(text) is None:
+        if rx is None or len(text) < self._shortest or rx.search(text) is None:
             return text
         return rx.sub(SENSITIVE, text)
 

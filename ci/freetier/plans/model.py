@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 # "replace" stands for both ["delete","create"] and ["create","delete"].
@@ -92,7 +93,7 @@ class LayerPlan:
     def failed(self) -> bool:
         return bool(self.errors)
 
-    @property
+    @cached_property
     def counts(self) -> Counter[str]:
         """create/update/delete/replace/forget/read, plus 'import' and 'move'."""
         counts: Counter[str] = Counter(c.action for c in self.changes if c.action != "no-op")
