@@ -56,8 +56,10 @@ def main() -> int:
         comment = render()
         size_mb = plan_json.stat().st_size / 1e6
     print(f"plan: {n} resources, plan.json {size_mb:.1f} MB")
-    print(f"json.load: {baseline * 1000:.0f} ms   comment (read + parse + mask + render): "
-          f"{measured * 1000:.0f} ms")
+    print(
+        f"json.load: {baseline * 1000:.0f} ms   comment (read + parse + mask + render): "
+        f"{measured * 1000:.0f} ms"
+    )
     print(f"ratio comment / json.load: {measured / baseline:.2f} (target <= {TARGET:g})")
     print(f"comment: {len(comment):,} characters (budget {DEFAULT_BUDGET:,})")
     return 0 if len(comment) <= DEFAULT_BUDGET else 1
