@@ -156,6 +156,41 @@ class Ceph(_Model):
     replicas: Annotated[int, Field(ge=1, le=7)] = 3
 
 
+class ImageGates(_Model):
+    """Size gates in GB (the design document's: base < 8, Proxmox < 10, total < 20, which
+    keeps the uploads inside the 20 GB Always Free Object Storage)."""
+
+    base_gb: Annotated[float, Field(gt=0)] = 8
+    proxmox_gb: Annotated[float, Field(gt=0)] = 10
+    total_gb: Annotated[float, Field(gt=0)] = 20
+
+
+class Images(_Model):
+    debian_suite: Literal["bookworm", "trixie"] = "bookworm"
+    snapshot: Annotated[
+        str | None,
+        Field(
+            pattern=r"^[0-9]{8}T[0-9]{6}Z$",
+            description="snapshot.debian.org timestamp to pin the mirror, e.g. 20261101T000000Z",
+        ),
+    ] = None
+    bucket: Name = "freetier-images"
+    talos_schematic: Annotated[
+        str | None,
+        Field(
+            pattern=r"^[0-9a-f]{64}$",
+            description="Talos Image Factory schematic ID (extensions); default: vanilla",
+        ),
+    ] = None
+    gates: ImageGates = ImageGates()
+
+
+class Kubernetes(_Model):
+    kube_proxy: Annotated[
+        bool, Field(description="false: Cilium replaces kube-proxy (kubeProxyReplacement)")
+    ] = False
+
+
 class Proxmox(_Model):
     hosts: list[ProxmoxHost] = []
     talos_vms: list[TalosVm] = []
@@ -176,6 +211,8 @@ class Stack(_Model):
     apps: Apps = Apps()
     budget: Budget
     free_tier: FreeTier = FreeTier()
+    images: Images = Images()
+    kubernetes: Kubernetes = Kubernetes()
     proxmox: Proxmox | None = None
 
     def node_names(self) -> list[str]:
