@@ -238,6 +238,8 @@ def load_plans(specs: Sequence[str], secrets: Secrets) -> list[LayerPlan]:
     layers = []
     for spec in specs:
         name, path = parse_plan_spec(spec)
+        if name not in LAYERS:
+            raise ConfigError([f"--plan {spec}: no layer {name!r} (layers: {', '.join(LAYERS)})"])
         folder, plan_json = (path, path / PLAN_JSON) if path.is_dir() else (path.parent, path)
         if (folder / ERRORS).is_file():
             errors = json.loads(read_text(folder / ERRORS))
