@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import TextIO
 
 from freetier import __version__
+from freetier.cli_flux import register_flux
+from freetier.cli_flux_validate import register_validate
 from freetier.cli_plans import register_plan_commands, write_summary
 from freetier.doctor import STAGES, TOOLS, ToolStatus, blocked_stages, probe_tools
 from freetier.errors import ConfigError, FreetierError
@@ -169,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     tvars.set_defaults(handler=cmd_tofu_vars)
 
     register_plan_commands(sub)
+    register_validate(register_flux(sub))
     return parser
 
 

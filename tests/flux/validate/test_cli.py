@@ -1,0 +1,72 @@
+"""`freetier flux validate` driven in-process through a parser built around register_validate."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from freetier.cli_flux_validate import register_validate
+from freetier.errors import FreetierError
+from tests.flux.validate.conftest import edit
+
+
+def main(argv: Sequence[str]) -> int:
+    """What freetier.cli.main does around a handler: FreetierError -> one line each, its code."""
+    parser = argparse.ArgumentParser(prog="freetier")
+    flux = parser.add_subparsers().add_parser("flux")
+    register_validate(flux.add_subparsers())
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except FreetierError as exc:
+        for line in str(exc).splitlines():
+            print(f"freetier: error: {line}", file=sys.stderr)
+        return exc.exit_code
+    return code
+
+
+def test_clean_repository_exits_0(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["flux", "validate", str(repo)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("flux validate: ok: 2 cluster(s), 8 Kustomization(s)")
+
+
+def test_default_path_is_the_current_folder(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(repo)
+    assert main(["flux", "validate", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["root"] == str(repo.resolve())
+
+
+def test_findings_exit_1_in_every_format(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    edit(repo, "clusters/production/apps.yaml", "- name: infra-configs", "- name: nope")
+    assert main(["flux", "validate", str(repo)]) == 1
+    assert capsys.readouterr().out.startswith(
+        "clusters/production/apps.yaml:9: Kustomization/flux-system/apps: flux/dependsOn-unknown:"
+    )
+    assert main(["flux", "validate", str(repo), "--format", "sarif"]) == 1
+    assert json.loads(capsys.readouterr().out)["runs"][0]["results"][0]["ruleId"] == (
+        "flux/dependsOn-unknown"
+    )
+
+
+def test_bad_input_exits_2_with_one_line(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    edit(repo, "apps/base/echo/service.yaml", "  selector:\n", "  selector: [\n")
+    assert main(["flux", "validate", str(repo), "--format", "sarif"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("freetier: error: apps/base/echo/service.yaml:8:8: invalid YAML")
+    assert "Traceback" not in captured.err
+
+
+def test_kubernetes_version_flag(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["flux", "validate", str(repo), "--kubernetes-version", "v1.31.4"]) == 0
+    assert "Kubernetes 1.31" in capsys.readouterr().out
