@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from freetier.errors import ConfigError
-from freetier.flux.consistency import check_consistency, parse_documents
+from freetier.flux.consistency import check_consistency, format_finding, parse_documents
 from freetier.flux.render import (
     RenderPlan,
     apply_render,
@@ -165,7 +165,7 @@ def _report_check(root: Path, stack: Stack, plan: RenderPlan, generated: dict[st
     problems += [f"{c.path}: conflict: {c.reason}" for c in plan.conflicts]
     problems += [f"{p}: missing (user-owned seed)" for p in plan.seeds]
     problems += [f"{s.path}: missing secret file" for s in plan.secrets]
-    problems += [str(f) for f in findings]
+    problems += [format_finding(f) for f in findings]
     for line in problems:
         print(f"freetier: {line}", file=sys.stderr)
     print("freetier: run: freetier flux render", file=sys.stderr)

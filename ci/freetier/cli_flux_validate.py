@@ -9,8 +9,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from freetier.flux.consistency import consistency_check
 from freetier.flux.validate import validate_repo
 from freetier.flux.validate.render import RENDERERS
+from freetier.stack import load_stack
 
 
 def register_validate(flux_subparsers: Any) -> argparse.ArgumentParser:
@@ -45,6 +47,11 @@ def register_validate(flux_subparsers: Any) -> argparse.ArgumentParser:
 
 
 def cmd_flux_validate(args: argparse.Namespace) -> int:
-    result = validate_repo(args.path, kubernetes_version=args.kubernetes_version)
+    # In a freetier repository the cross-layer checks (Talos <-> Cilium HelmRelease) run too.
+    stack_file = args.path / "stack.yaml"
+    extra = [consistency_check(load_stack(stack_file))] if stack_file.is_file() else []
+    result = validate_repo(
+        args.path, kubernetes_version=args.kubernetes_version, extra_checks=extra
+    )
     sys.stdout.write(RENDERERS[args.format](result))
     return result.exit_code

@@ -9,11 +9,12 @@ derives from the stack). It returns findings naming file, object and rule; [] = 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
+from freetier.flux.validate.index import RepoIndex
+from freetier.flux.validate.model import Finding
 from freetier.stack.model import Stack
 from freetier.talos.cilium import (
     CILIUM_RELEASE,
@@ -28,25 +29,6 @@ Document = tuple[str, Mapping[str, Any]]
 TalosPatch = tuple[str, Mapping[str, Any]]
 DERIVED_TALOS_PATCH = "talos cluster patch (derived from stack.yaml)"
 TALOS_KIND = "TalosConfigPatch"
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One inconsistency: the file, the object (kind/namespace/name) and the rule it breaks."""
-
-    file: str
-    rule: str
-    message: str
-    kind: str = ""
-    namespace: str = ""
-    name: str = ""
-
-    @property
-    def object_ref(self) -> str:
-        return "/".join(p for p in (self.kind, self.namespace, self.name) if p) or "-"
-
-    def __str__(self) -> str:
-        return f"{self.file}: {self.object_ref}: {self.rule}: {self.message}"
 
 
 Check = Callable[[Stack, Sequence[Document], "TalosPatch | None"], list[Finding]]
@@ -78,7 +60,9 @@ def check_cilium_version(
             "no HelmRelease deploys the cilium chart: Flux never takes over the CNI Talos "
             "bootstraps"
         )
-        return [Finding("(tree)", "consistency/cilium-release-missing", message, "HelmRelease")]
+        return [
+            Finding("consistency/cilium-release-missing", message, "(tree)", kind="HelmRelease")
+        ]
     want = cilium_chart_version(stack)
     return [
         _release_finding(
@@ -221,9 +205,9 @@ def cilium_releases(documents: Iterable[Document]) -> list[Document]:
 
 def _release_finding(path: str, doc: Mapping[str, Any], rule: str, message: str) -> Finding:
     return Finding(
-        path,
         rule,
         message,
+        path,
         kind=str(doc.get("kind", "")),
         namespace=str(_get(doc, "metadata", "namespace") or ""),
         name=str(_get(doc, "metadata", "name") or ""),
@@ -231,7 +215,7 @@ def _release_finding(path: str, doc: Mapping[str, Any], rule: str, message: str)
 
 
 def _talos_finding(label: str, field: str, rule: str, message: str) -> Finding:
-    return Finding(label, rule, message, kind=TALOS_KIND, name=field)
+    return Finding(rule, message, label, kind=TALOS_KIND, name=field)
 
 
 def _get(doc: Any, *keys: str) -> Any:
@@ -254,3 +238,16 @@ def _differing_keys(want: Any, got: Any, prefix: str = "") -> list[str]:
             out += _differing_keys(want.get(key), got.get(key), f"{prefix}{key}.")
         return out
     return [] if want == got else [prefix.rstrip(".") or "(values)"]
+
+
+def consistency_check(stack: Stack) -> Callable[[RepoIndex], list[Finding]]:
+    """These checks as an extra check of `freetier flux validate` (our own stack only)."""
+
+    def check(index: RepoIndex) -> list[Finding]:
+        return check_consistency(stack, [(o.file, o.body) for o in index.raw])
+
+    return check
+
+
+def format_finding(finding: Finding) -> str:
+    return f"{finding.file}: {finding.object_ref}: {finding.rule}: {finding.message}"

@@ -12,6 +12,7 @@ from freetier.flux.consistency import (
     DERIVED_TALOS_PATCH,
     Document,
     check_consistency,
+    format_finding,
     parse_documents,
 )
 from freetier.flux.render import render_tree
@@ -127,7 +128,7 @@ def test_injected_talos_mismatch_is_caught(
     assert rules(findings) == {expected}
     [finding] = findings
     assert finding.file == "talos/patch.yaml" and finding.kind == "TalosConfigPatch"
-    assert str(finding).startswith("talos/patch.yaml: TalosConfigPatch/")
+    assert format_finding(finding).startswith("talos/patch.yaml: TalosConfigPatch/")
 
 
 def test_stack_pod_cidr_change_is_caught_against_an_old_tree(shipped: Stack) -> None:
