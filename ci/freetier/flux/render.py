@@ -14,6 +14,9 @@ file), seeds (`seed_files`, created once when missing and then the user's), and 
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from freetier.flux.consistency import check_consistency, format_finding, parse_documents
 from freetier.flux.render_apps import apps_secret_specs, apps_seed_files, render_apps
 from freetier.flux.render_clusters import kustomization_paths, render_cluster
 from freetier.flux.render_infra import infra_secret_specs, render_configs, render_controllers
@@ -87,3 +90,25 @@ def seed_files(stack: Stack) -> dict[str, str]:
 def secret_specs(stack: Stack) -> tuple[SecretSpec, ...]:
     """The Secrets the tree references, each a `*.sops.yaml` file the user fills."""
     return (*infra_secret_specs(stack), *apps_secret_specs(stack))
+
+
+def tree_problems(
+    root: Path,
+    stack: Stack,
+    plan: RenderPlan | None = None,
+    generated: dict[str, str] | None = None,
+) -> list[str]:
+    """Why the tree on disk is not what stack.yaml renders (empty: up to date), including the
+    cross-layer consistency findings. Reads only."""
+    generated = render_tree(stack) if generated is None else generated
+    if plan is None:
+        plan = plan_render(root, generated, seed_files(stack), secret_specs(stack), force=False)
+    on_disk = {p: (root / p).read_text(encoding="utf-8") for p in generated if (root / p).is_file()}
+    findings = check_consistency(stack, parse_documents(on_disk))
+    problems = [f"{p}: out of date" for p in plan.writes if plan.before.get(p) is not None]
+    problems += [f"{p}: missing" for p in plan.writes if plan.before.get(p) is None]
+    problems += [f"{p}: no longer generated" for p in plan.removes]
+    problems += [f"{c.path}: conflict: {c.reason}" for c in plan.conflicts]
+    problems += [f"{p}: missing (user-owned seed)" for p in plan.seeds]
+    problems += [f"{s.path}: missing secret file" for s in plan.secrets]
+    return problems + [format_finding(f) for f in findings]

@@ -44,10 +44,14 @@ def run_pr(
     stack = load_stack(stack_file)
     secrets = registered_secrets(env)
     oci_step = steps.check_oci_step(stack, env, home)
+    tools = probe_tools(path=path)
+    kubectl_ok = any(t.tool.key == "kubectl" and t.ok for t in tools)
     results = [
         steps.check_stack_step(stack, stack_file),
         steps.check_schema_step(stack_file.parent / "stack.schema.json"),
-        steps.check_tools_step(probe_tools(path=path)),
+        steps.check_tools_step(tools),
+        steps.check_flux_tree_step(stack, stack_file.parent),
+        steps.check_flux_validate_step(stack, stack_file.parent, kubectl_ok),
         oci_step,
     ]
     commits = (pr.base_sha, pr.head_sha) if pr else ("", "")

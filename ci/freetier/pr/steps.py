@@ -8,6 +8,9 @@ from pathlib import Path
 
 from freetier.doctor import ToolStatus, blocked_stages
 from freetier.errors import ConfigError, FreetierError
+from freetier.flux.consistency import consistency_check
+from freetier.flux.render import tree_problems
+from freetier.flux.validate import summary, validate_repo
 from freetier.guard.evaluate import GuardResult
 from freetier.guard.render import render_guard_markdown, verdict_line
 from freetier.guard.run import read_tenancy, run_guard
@@ -135,3 +138,33 @@ def check_guard_step(
         markdown=render_guard_markdown(result),
     )
     return step, result
+
+
+def check_flux_tree_step(stack: Stack, root: Path) -> StepResult:
+    """The Flux tree on disk is exactly what stack.yaml renders, and consistent with Talos."""
+    problems = tree_problems(root, stack)
+    if not problems:
+        return StepResult("flux-tree", "Flux tree", "ok", "up to date with stack.yaml")
+    return StepResult(
+        "flux-tree",
+        "Flux tree",
+        "failed",
+        f"{len(problems)} difference(s) from what stack.yaml renders: run `freetier flux render`",
+        tuple(problems),
+    )
+
+
+def check_flux_validate_step(stack: Stack, root: Path, kubectl_ok: bool) -> StepResult:
+    title = "Flux validation"
+    if not kubectl_ok:
+        return StepResult("flux-validate", title, "skipped", "kubectl (kustomize) is not installed")
+    try:
+        result = validate_repo(root, extra_checks=[consistency_check(stack)])
+    except FreetierError as exc:
+        return StepResult("flux-validate", title, "failed", str(exc).splitlines()[0])
+    if not result.findings:
+        return StepResult("flux-validate", title, "ok", summary(result))
+    lines = tuple(
+        f"{f.file}:{f.line or 0}: {f.object_ref}: {f.rule}: {f.message}" for f in result.findings
+    )
+    return StepResult("flux-validate", title, "failed", f"{len(result.findings)} finding(s)", lines)
