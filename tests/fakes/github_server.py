@@ -23,13 +23,14 @@ import threading
 import time
 import uuid
 import zlib
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
+
+from tests.fakes.serving import LocalServer
 
 DOCS = "https://docs.github.com/rest"
 COMMENT_LIMIT = 65_536
@@ -190,7 +191,7 @@ Handler = Callable[["FakeGitHub", Repo, dict[str, str], dict[str, list[str]], An
 _REPO = r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)"
 
 
-class FakeGitHub:
+class FakeGitHub(LocalServer):
     """The state and the rules; `serve()` runs it on 127.0.0.1."""
 
     def __init__(
@@ -209,8 +210,6 @@ class FakeGitHub:
         self.lock = threading.Lock()
         self._ids = itertools.count(1001)
         self._clock = itertools.count(1)
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # --- seeding ---------------------------------------------------------------------------
 
@@ -315,13 +314,6 @@ class FakeGitHub:
     # --- serving ---------------------------------------------------------------------------
 
     @property
-    def root(self) -> str:
-        if self._server is None:
-            raise RuntimeError("fake GitHub server not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    @property
     def url(self) -> str:
         """The REST base URL: what `base_url` / GITHUB_API_URL should be."""
         return self.root + self.prefix
@@ -329,37 +321,6 @@ class FakeGitHub:
     @property
     def graphql_path(self) -> str:
         return self.prefix.removesuffix("/v3") + "/graphql"
-
-    def start(self) -> None:
-        fake = self
-
-        class Bound(_Handler):
-            pass
-
-        Bound.fake = fake
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Bound)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = None
-        self._thread = None
-
-    @contextmanager
-    def serve(self) -> Iterator[FakeGitHub]:
-        self.start()
-        try:
-            yield self
-        finally:
-            self.stop()
 
     # --- the rules -------------------------------------------------------------------------
 
@@ -872,3 +833,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the tests read `FakeGitHub.requests` instead."""
+
+
+FakeGitHub.handler = _Handler

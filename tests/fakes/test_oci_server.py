@@ -3,7 +3,9 @@ would never send the request: unsigned, stale, forged)."""
 
 from __future__ import annotations
 
+import base64
 import email.utils
+import hashlib
 import json
 import time
 import urllib.error
@@ -215,3 +217,277 @@ def test_unknown_paths_are_404(tenancy: FakeTenancy, tmp_path: Path) -> None:
     response = requests.get(f"{tenancy.fake.url}/20160918/nothing", auth=signer, timeout=5)
     assert response.status_code == 404
     assert response.json()["code"] == "NotFound"
+
+
+# --- Object Storage: objects and multipart uploads ------------------------------------------
+
+
+def _objects(tenancy: FakeTenancy, home: Path) -> tuple[Any, str, str]:
+    """An ObjectStorageClient, the namespace, and a fresh bucket's name."""
+    compartment = tenancy.fake.add_compartment()
+    tenancy.fake.add_bucket(compartment, "images")
+    return _client(tenancy, oci.object_storage.ObjectStorageClient, home), "freetierfake", "images"
+
+
+def _md5(data: bytes) -> str:
+    return base64.b64encode(hashlib.md5(data).digest()).decode()  # noqa: S324
+
+
+def _start(client: Any, ns: str, bucket: str, name: str) -> str:
+    details = oci.object_storage.models.CreateMultipartUploadDetails(object=name)
+    return str(client.create_multipart_upload(ns, bucket, details).data.upload_id)
+
+
+def _commit(
+    client: Any, ns: str, bucket: str, name: str, upload: str, etags: dict[int, str]
+) -> Any:
+    models = oci.object_storage.models
+    details = models.CommitMultipartUploadDetails(
+        parts_to_commit=[
+            models.CommitMultipartUploadPartDetails(part_num=n, etag=e) for n, e in etags.items()
+        ]
+    )
+    return client.commit_multipart_upload(ns, bucket, name, upload, details)
+
+
+def test_multipart_upload_assembles_parts_in_order(tenancy: FakeTenancy, tmp_path: Path) -> None:
+    client, ns, bucket = _objects(tenancy, tmp_path)
+    upload = _start(client, ns, bucket, "disk.qcow2")
+    etags = {}
+    for number, data in ((2, b"world"), (1, b"hello ")):
+        answer = client.upload_part(
+            ns, bucket, "disk.qcow2", upload, number, data, content_md5=_md5(data)
+        )
+        assert answer.headers["opc-content-md5"] == _md5(data)
+        etags[number] = answer.headers["etag"]
+
+    parts = oci.pagination.list_call_get_all_results(
+        client.list_multipart_upload_parts, ns, bucket, "disk.qcow2", upload
+    ).data
+    assert [(p.part_number, p.size, p.md5) for p in parts] == [
+        (1, 6, _md5(b"hello ")),
+        (2, 5, _md5(b"world")),
+    ]
+    committed = _commit(client, ns, bucket, "disk.qcow2", upload, dict(sorted(etags.items())))
+
+    raw = base64.b64decode(_md5(b"hello ")) + base64.b64decode(_md5(b"world"))
+    assert committed.headers["opc-multipart-md5"] == f"{_md5(raw)}-2"
+    assert client.get_object(ns, bucket, "disk.qcow2").data.content == b"hello world"
+    head = client.head_object(ns, bucket, "disk.qcow2")
+    assert head.headers["content-length"] == "11"
+    assert client.list_multipart_uploads(ns, bucket).data == []
+
+
+def test_upload_checks_content_md5_and_commit_checks_parts(
+    tenancy: FakeTenancy, tmp_path: Path
+) -> None:
+    client, ns, bucket = _objects(tenancy, tmp_path)
+    upload = _start(client, ns, bucket, "x")
+    with pytest.raises(oci.exceptions.ServiceError) as info:
+        client.upload_part(ns, bucket, "x", upload, 1, b"data", content_md5=_md5(b"other"))
+    assert (info.value.status, info.value.code) == (400, "UnmatchedContentMD5")
+    one = client.upload_part(ns, bucket, "x", upload, 1, b"one").headers["etag"]
+    two = client.upload_part(ns, bucket, "x", upload, 2, b"two").headers["etag"]
+    for etags in ({1: "wrong"}, {1: one}):  # a wrong etag; part 2 neither committed nor excluded
+        with pytest.raises(oci.exceptions.ServiceError) as info:
+            _commit(client, ns, bucket, "x", upload, etags)
+        assert (info.value.status, info.value.code) == (400, "InvalidParameter")
+    _commit(client, ns, bucket, "x", upload, {1: one, 2: two})
+    with pytest.raises(oci.exceptions.ServiceError) as info:
+        client.upload_part(ns, bucket, "x", upload, 3, b"late")
+    assert (info.value.status, info.value.code) == (404, "NoSuchUpload")
+
+
+def test_uploads_and_objects_page_and_abort(tenancy: FakeTenancy, tmp_path: Path) -> None:
+    client, ns, bucket = _objects(tenancy, tmp_path)
+    uploads = [_start(client, ns, bucket, f"u{i}") for i in range(3)]
+    first = client.list_multipart_uploads(ns, bucket)
+    assert len(first.data) == 2 and first.has_next_page
+    every = oci.pagination.list_call_get_all_results(client.list_multipart_uploads, ns, bucket)
+    assert [u.upload_id for u in every.data] == uploads
+    client.abort_multipart_upload(ns, bucket, "u0", uploads[0])
+    assert (
+        len(
+            oci.pagination.list_call_get_all_results(client.list_multipart_uploads, ns, bucket).data
+        )
+        == 2
+    )
+
+    for name in ("c", "a", "b"):
+        tenancy.fake.add_object(bucket, name, name.encode() * 3)
+    page = client.list_objects(ns, bucket, fields="name,size", limit=2).data
+    assert [(o.name, o.size) for o in page.objects] == [("a", 3), ("b", 3)]
+    assert page.next_start_with == "c"
+    rest = client.list_objects(ns, bucket, fields="name,size", start="c").data
+    assert [o.name for o in rest.objects] == ["c"] and rest.next_start_with is None
+    with pytest.raises(oci.exceptions.ServiceError) as info:
+        client.list_objects(ns, bucket, fields="name,colour")
+    assert info.value.status == 400
+    client.delete_object(ns, bucket, "a")
+    with pytest.raises(oci.exceptions.ServiceError) as info:
+        client.head_object(ns, bucket, "a")
+    assert info.value.status == 404
+
+
+def test_post_bodies_must_be_signed_and_match(tenancy: FakeTenancy) -> None:
+    creds = tenancy.credentials
+    compartment = tenancy.fake.add_compartment()
+    tenancy.fake.add_bucket(compartment, "images")
+    signer = oci.signer.Signer(creds.tenancy, creds.user, creds.fingerprint, str(creds.key_file))
+    url = f"{tenancy.fake.url}/n/freetierfake/b/images/u"
+    body = json.dumps({"object": "x"})
+
+    signed = requests.post(url, data=body, auth=signer, timeout=5)
+    assert signed.status_code == 200, signed.text
+    bare = requests.post(url, data=body, auth=signer.without_content_headers, timeout=5)
+    assert bare.status_code == 401 and "must be signed" in bare.json()["message"]
+    forged = requests.post(
+        url, data=body, auth=signer, headers={"x-content-sha256": "AAAA"}, timeout=5
+    )
+    assert forged.status_code == 401 and "x-content-sha256" in forged.json()["message"]
+    # Part uploads, like OCI, may leave their body out of the signature.
+    upload = signed.json()["uploadId"]
+    part = requests.put(
+        f"{url}/x?uploadId={upload}&uploadPartNum=1",
+        data=b"abc",
+        auth=signer.without_content_headers,
+        timeout=5,
+    )
+    assert part.status_code == 200, part.text
+    wrong_method = requests.put(f"{tenancy.fake.url}/20160918/vcns", auth=signer, timeout=5)
+    assert wrong_method.status_code == 405
+
+
+def test_faults_match_method_and_query_and_the_throttle_paces_bodies(
+    tenancy: FakeTenancy, tmp_path: Path
+) -> None:
+    client, ns, bucket = _objects(tenancy, tmp_path)
+    upload = _start(client, ns, bucket, "x")
+    fault = tenancy.fake.inject(
+        "/n/", 500, "InternalServerError", method="PUT", query={"uploadPartNum": "2"}, times=None
+    )
+    client.upload_part(ns, bucket, "x", upload, 1, b"fine")
+    for _ in range(2):
+        with pytest.raises(oci.exceptions.ServiceError) as info:
+            client.upload_part(ns, bucket, "x", upload, 2, b"never")
+        assert info.value.status == 500
+    assert fault.hits == 2
+    assert tenancy.fake.part_uploads() == [1, 2, 2]
+
+    tenancy.fake.throttle_bytes_per_second = 4 * 1024 * 1024
+    started = time.monotonic()
+    client.upload_part(ns, bucket, "x", upload, 3, b"\0" * 1024 * 1024)
+    assert time.monotonic() - started >= 0.24
+
+
+# --- Compute: image import ------------------------------------------------------------------
+
+
+def _import(tenancy: FakeTenancy, home: Path, data: bytes) -> tuple[Any, str, str]:
+    """Store `data` as an object and import it; (ComputeClient, image id, compartment)."""
+    compartment = tenancy.fake.add_compartment()
+    tenancy.fake.add_bucket(compartment, "images")
+    tenancy.fake.add_object("images", "disk.qcow2", data)
+    compute = _client(tenancy, oci.core.ComputeClient, home)
+    models = oci.core.models
+    details = models.CreateImageDetails(
+        compartment_id=compartment,
+        display_name="disk",
+        launch_mode="PARAVIRTUALIZED",
+        image_source_details=models.ImageSourceViaObjectStorageTupleDetails(
+            namespace_name="freetierfake",
+            bucket_name="images",
+            object_name="disk.qcow2",
+            source_image_type="QCOW2",
+            operating_system="Debian",
+            operating_system_version="12",
+        ),
+    )
+    image = compute.create_image(details).data
+    assert image.lifecycle_state == "IMPORTING"
+    return compute, str(image.id), compartment
+
+
+def test_import_becomes_available_then_takes_shapes_and_firmware(
+    tenancy: FakeTenancy, tmp_path: Path
+) -> None:
+    tenancy.fake.import_polls = 2
+    compute, image_id, compartment = _import(tenancy, tmp_path, b"QFI\xfb" + b"\0" * 10)
+    with pytest.raises(oci.exceptions.ServiceError) as info:
+        compute.add_image_shape_compatibility_entry(image_id, "VM.Standard.A1.Flex")
+    assert (info.value.status, info.value.code) == (409, "IncorrectState")
+    states = [compute.get_image(image_id).data.lifecycle_state for _ in range(2)]
+    assert states == ["IMPORTING", "AVAILABLE"]
+
+    entry = compute.add_image_shape_compatibility_entry(image_id, "VM.Standard.A1.Flex").data
+    assert entry.shape == "VM.Standard.A1.Flex"
+    with pytest.raises(oci.exceptions.ServiceError) as info:
+        compute.add_image_shape_compatibility_entry(image_id, "VM.Nope")
+    assert info.value.status == 400
+
+    models = oci.core.models
+    [schema] = compute.list_compute_global_image_capability_schemas().data
+    details = models.CreateComputeImageCapabilitySchemaDetails(
+        compartment_id=compartment,
+        image_id=image_id,
+        compute_global_image_capability_schema_version_name=schema.current_version_name,
+        schema_data={
+            "Compute.Firmware": models.EnumStringImageCapabilitySchemaDescriptor(
+                source="IMAGE", values=["UEFI_64"], default_value="UEFI_64"
+            )
+        },
+    )
+    compute.create_compute_image_capability_schema(details)
+    assert compute.get_image(image_id).data.launch_options.firmware == "UEFI_64"
+    [listed] = compute.list_compute_image_capability_schemas(
+        compartment_id=compartment, image_id=image_id
+    ).data
+    assert listed.schema_data["Compute.Firmware"].default_value == "UEFI_64"
+    bad = models.CreateComputeImageCapabilitySchemaDetails(
+        compartment_id=compartment,
+        image_id=image_id,
+        compute_global_image_capability_schema_version_name=schema.current_version_name,
+        schema_data={
+            "Compute.Firmware": models.EnumStringImageCapabilitySchemaDescriptor(
+                source="IMAGE", values=["COREBOOT"], default_value="COREBOOT"
+            )
+        },
+    )
+    with pytest.raises(oci.exceptions.ServiceError) as info:
+        compute.create_compute_image_capability_schema(bad)
+    assert info.value.status == 400
+
+
+def test_import_outcomes_and_deletion(tenancy: FakeTenancy, tmp_path: Path) -> None:
+    tenancy.fake.import_polls = 1
+    compute, not_qcow2, _ = _import(tenancy, tmp_path, b"not an image")
+    assert compute.get_image(not_qcow2).data.lifecycle_state == "DISABLED"
+    compute.delete_image(not_qcow2)
+    with pytest.raises(oci.exceptions.ServiceError) as info:
+        compute.get_image(not_qcow2)
+    assert info.value.status == 404
+
+    tenancy.fake.import_outcome = None
+    compute, stuck, compartment = _import(tenancy, tmp_path, b"QFI\xfb")
+    assert {compute.get_image(stuck).data.lifecycle_state for _ in range(5)} == {"IMPORTING"}
+    listed = compute.list_images(compartment, display_name="disk").data
+    assert [i.id for i in listed] == [stuck]
+
+
+def test_import_needs_an_existing_object(tenancy: FakeTenancy, tmp_path: Path) -> None:
+    compartment = tenancy.fake.add_compartment()
+    compute = _client(tenancy, oci.core.ComputeClient, tmp_path)
+    models = oci.core.models
+    details = models.CreateImageDetails(
+        compartment_id=compartment,
+        image_source_details=models.ImageSourceViaObjectStorageTupleDetails(
+            namespace_name="freetierfake",
+            bucket_name="images",
+            object_name="missing.qcow2",
+            source_image_type="QCOW2",
+        ),
+    )
+    with pytest.raises(oci.exceptions.ServiceError) as info:
+        compute.create_image(details)
+    assert (info.value.status, info.value.code) == (400, "InvalidParameter")
+    assert "does not exist" in info.value.message
