@@ -16,6 +16,8 @@ from typing import TextIO
 from freetier import __version__
 from freetier.cli_flux import register_flux
 from freetier.cli_flux_validate import register_validate
+from freetier.cli_images import register_images
+from freetier.cli_images_publish import register_publish
 from freetier.cli_plans import register_plan_commands, write_summary
 from freetier.doctor import STAGES, TOOLS, ToolStatus, blocked_stages, probe_tools
 from freetier.errors import ConfigError, FreetierError
@@ -172,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_plan_commands(sub)
     register_validate(register_flux(sub))
+    register_publish(register_images(sub))
     return parser
 
 

@@ -1,0 +1,220 @@
+"""The CLI of the images stage: `images build`, `images gate` and `images boot-test`.
+
+`register_images(sub)` returns the `images` subparsers so `publish` and `talos` can be
+added beside them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, cast
+
+from freetier.errors import ConfigError
+from freetier.images.audit import render_audit
+from freetier.images.boot import boot_test
+from freetier.images.build import build_image, image_stem
+from freetier.images.gate import find_images, gate, render_gate_json, render_gate_text
+from freetier.images.recipe import arch_info
+from freetier.stack import load_stack
+from freetier.stack.model import Stack
+
+DEFAULT_STACK = Path("stack.yaml")
+DEFAULT_OUT = Path("out/images")
+# --live: the other half of the images stage provides the bucket's current usage here.
+BUCKET_USAGE_MODULE = "freetier.images.objectstore"
+BUCKET_USAGE_FUNCTION = "bucket_usage_gb"  # (stack, env, home) -> float, in GB (10^9 bytes)
+
+
+def register_images(sub: Any) -> Any:
+    """Add `images` with build, gate and boot-test; return its subparsers object."""
+    images = sub.add_parser(
+        "images",
+        help="build, check and boot the VM images",
+        description="Hardened Debian images built from packages (mmdebstrap), their size "
+        "gates and a boot test under QEMU.",
+    )
+    images_sub = images.add_subparsers(title="commands", metavar="COMMAND")
+
+    build = images_sub.add_parser(
+        "build",
+        help="build NAME-ARCH.qcow2 and its manifest from images/NAME",
+        description="Build images/NAME into OUT/NAME-ARCH.qcow2 and NAME-ARCH.manifest.json: "
+        "mmdebstrap root filesystem (qemu-user for a foreign architecture), hardening audit "
+        "(fails below the recipe's audit.min_score), GPT disk with an EFI system partition, "
+        "compressed qcow2. Runs as root. Exit 0 built, 1 failed step or audit, 2 bad input "
+        "or missing tool.",
+    )
+    build.add_argument("name", help="the recipe: a folder of images/ (base, proxmox)")
+    _arch_arg(build, required=True)
+    build.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"default: {DEFAULT_OUT}")
+    build.add_argument(
+        "--no-third-party",
+        action="store_true",
+        help="leave out third-party apt repositories (Tailscale, PXVIRT)",
+    )
+    build.add_argument(
+        "--deb-cache",
+        type=Path,
+        metavar="DIR",
+        help="keep downloaded .debs here between builds (default: $FREETIER_DEB_CACHE, none)",
+    )
+    build.add_argument(
+        "--no-lynis", action="store_true", help="skip Lynis even if the recipe asks for it"
+    )
+    _common(build)
+    build.set_defaults(handler=cmd_images_build)
+
+    gate_cmd = images_sub.add_parser(
+        "gate",
+        help="check image sizes against the stack's size gates",
+        description="Check each image in DIR against its gate (images.gates.base_gb, "
+        "proxmox_gb) and all of them together against total_gb. With --live the bucket's "
+        "current usage counts too (OCI credentials required). Exit 0 within, 1 over, 2 bad "
+        "input.",
+    )
+    gate_cmd.add_argument("--dir", type=Path, default=DEFAULT_OUT, help=f"default: {DEFAULT_OUT}")
+    gate_cmd.add_argument(
+        "--live", action="store_true", help="add the bucket's current usage (oci SDK)"
+    )
+    gate_cmd.add_argument(
+        "--format", choices=("text", "json"), default="text", help="output format"
+    )
+    gate_cmd.add_argument("--stack", type=Path, default=DEFAULT_STACK, help="default: stack.yaml")
+    gate_cmd.set_defaults(handler=cmd_images_gate)
+
+    boot = images_sub.add_parser(
+        "boot-test",
+        help="boot NAME-ARCH.qcow2 under QEMU and check the hardening from inside",
+        description="Boot DIR/NAME-ARCH.qcow2 (left unchanged: the VM writes to an overlay) "
+        "with UEFI firmware from Debian (OVMF, AAVMF), KVM when it can and TCG otherwise, and "
+        "a NoCloud seed holding a fresh SSH key; wait for SSH on 127.0.0.1, run the hardening "
+        "checks inside, power off. Exit 0 passed, 1 failed, 2 bad input or missing tool.",
+    )
+    boot.add_argument("name", help="the image name (base, proxmox)")
+    _arch_arg(boot, required=False)
+    boot.add_argument("--dir", type=Path, default=DEFAULT_OUT, help=f"default: {DEFAULT_OUT}")
+    boot.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="MINUTES",
+        help="deadline for boot + checks (default: 5 with KVM, 30 under TCG)",
+    )
+    boot.add_argument(
+        "--accel",
+        choices=("auto", "kvm", "tcg"),
+        default="auto",
+        help="auto: KVM when /dev/kvm works for this architecture, else (or when the VM "
+        "dies under KVM) TCG",
+    )
+    boot.add_argument("--stack", type=Path, default=DEFAULT_STACK, help="default: stack.yaml")
+    boot.set_defaults(handler=cmd_images_boot_test)
+    return images_sub
+
+
+def _arch_arg(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    # Checked by the handler, not `choices`, so a wrong value is one line, exit 2.
+    parser.add_argument(
+        "--arch",
+        required=required,
+        default=None if required else "amd64",
+        metavar="arm64|amd64",
+        help="target architecture" + ("" if required else " (default: amd64)"),
+    )
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--stack", type=Path, default=DEFAULT_STACK, help="default: stack.yaml")
+    parser.add_argument(
+        "--recipes",
+        type=Path,
+        metavar="DIR",
+        help="recipe folder (default: images/ beside the stack file)",
+    )
+
+
+def _progress(line: str) -> None:
+    print(f"images: {line}", file=sys.stderr, flush=True)
+
+
+def cmd_images_build(args: argparse.Namespace) -> int:
+    arch_info(args.arch)
+    stack = load_stack(args.stack)
+    recipes = args.recipes or args.stack.parent / "images"
+    cache = args.deb_cache or (Path(c) if (c := os.environ.get("FREETIER_DEB_CACHE")) else None)
+    result = build_image(
+        args.name,
+        args.arch,
+        args.out,
+        stack,
+        third_party=not args.no_third_party,
+        progress=_progress,
+        images_dir=recipes,
+        deb_cache=cache,
+        lynis=False if args.no_lynis else None,
+    )
+    print(f"{image_stem(args.name, args.arch)}: {result.audit.summary()}")
+    print(f"wrote {result.qcow2}")
+    print(f"wrote {result.manifest}")
+    return 0
+
+
+def cmd_images_gate(args: argparse.Namespace) -> int:
+    stack = load_stack(args.stack)
+    if not args.dir.is_dir():
+        raise ConfigError([f"--dir {args.dir}: no such folder"])
+    images = find_images(args.dir)
+    if not images:
+        raise ConfigError([f"--dir {args.dir}: no images (*.qcow2, *.oci) to gate"])
+    usage = bucket_usage(stack, os.environ, Path.home()) if args.live else 0.0
+    result = gate(images, stack.images.gates, usage)
+    sys.stdout.write(
+        render_gate_json(result) if args.format == "json" else render_gate_text(result)
+    )
+    return result.exit_code
+
+
+BucketUsage = Callable[[Stack, Mapping[str, str], Path], float]
+
+
+def bucket_usage(stack: Stack, env: Mapping[str, str], home: Path) -> float:
+    """The bucket's current usage in GB, from freetier.images.objectstore.bucket_usage_gb."""
+    try:
+        module = importlib.import_module(BUCKET_USAGE_MODULE)
+    except ImportError:
+        module = None
+    func = getattr(module, BUCKET_USAGE_FUNCTION, None)
+    if func is None:
+        raise ConfigError(
+            [f"--live: {BUCKET_USAGE_MODULE}.{BUCKET_USAGE_FUNCTION} is not available"]
+        )
+    return float(cast(BucketUsage, func)(stack, env, home))
+
+
+def cmd_images_boot_test(args: argparse.Namespace) -> int:
+    info = arch_info(args.arch)
+    stack = load_stack(args.stack)
+    image = args.dir / f"{image_stem(args.name, info.name)}.qcow2"
+    if not image.is_file():
+        raise ConfigError(
+            [
+                f"{image}: no such image (build it: freetier images build {args.name} "
+                f"--arch {info.name} --out {args.dir})"
+            ]
+        )
+    deadline = args.timeout * 60 if args.timeout is not None else None
+    report = boot_test(
+        image,
+        info.name,
+        admin_cidrs=stack.network.admin_cidrs,
+        progress=_progress,
+        deadline_s=deadline,
+        accel=args.accel,
+    )
+    sys.stdout.write(render_audit(report))
+    return 0 if not report.failed else 1

@@ -1,0 +1,98 @@
+"""Object Storage reads for `images gate --live`: the bucket's usage, summed over every page of
+ListObjects (the real oci SDK against the fake)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from freetier.errors import RemoteError
+from freetier.images.objectstore import (
+    GB,
+    bucket_usage_gb,
+    delete_object,
+    ensure_bucket,
+    head_object,
+    list_objects,
+    object_client,
+    open_bucket,
+)
+from tests.images.conftest_publish import BUCKET, FAST, MIB, World, world
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    with world(tmp_path, monkeypatch, page_size=2) as running:
+        yield running
+
+
+def test_usage_sums_object_sizes_across_pages(env: World) -> None:
+    env.add_bucket()
+    sizes = [3 * MIB, 1, 0, 5 * MIB, 7 * MIB]
+    for i, size in enumerate(sizes):
+        env.fake.add_object(BUCKET, f"obj-{i}", b"x" * size)
+    env.fake.add_bucket(env.compartment, "other")
+    env.fake.add_object("other", "elsewhere", b"y" * MIB)
+
+    used = bucket_usage_gb(env.stack, env.config, retry=FAST)
+
+    assert used == pytest.approx(sum(sizes) / GB)
+    pages = [r for r in env.fake.seen(f"/n/{env.fake.namespace}/b/{BUCKET}/o") if r.method == "GET"]
+    assert len(pages) == 3  # five objects, two a page
+    assert all(r.query["fields"] == ["name,size"] for r in pages)
+    assert [r.query.get("start") for r in pages] == [None, ["obj-2"], ["obj-4"]]
+
+
+def test_usage_as_images_gate_live_calls_it(env: World) -> None:
+    """`images gate --live` passes the environment and the home folder, not a config."""
+    env.add_bucket()
+    env.fake.add_object(BUCKET, "a", b"x" * MIB)
+    assert bucket_usage_gb(env.stack, os.environ, env.root / "home") == pytest.approx(MIB / GB)
+
+
+def test_a_bucket_not_created_yet_uses_nothing(env: World) -> None:
+    assert bucket_usage_gb(env.stack, env.config, retry=FAST) == 0.0
+
+
+def test_listing_without_size_field_gives_names_only(env: World) -> None:
+    env.add_bucket()
+    env.fake.add_object(BUCKET, "a", b"abc")
+    client = object_client(env.config, retry=FAST)
+    page = client.list_objects(env.fake.namespace, BUCKET).data
+    assert [(o.name, o.size) for o in page.objects] == [("a", None)]
+    bucket = open_bucket(client, BUCKET)
+    assert [(o.name, o.size) for o in list_objects(bucket)] == [("a", 3)]
+
+
+def test_bucket_is_created_private_once(env: World) -> None:
+    bucket = open_bucket(object_client(env.config, retry=FAST), BUCKET)
+    assert ensure_bucket(bucket, env.compartment) is True
+    assert ensure_bucket(bucket, env.compartment) is False
+    [created] = [b for b in env.fake.buckets if b["name"] == BUCKET]
+    assert created["publicAccessType"] == "NoPublicAccess"
+    assert created["compartmentId"] == env.compartment
+
+
+def test_head_and_delete_tolerate_a_missing_object(env: World) -> None:
+    env.add_bucket()
+    env.fake.add_object(BUCKET, "a", b"abc", metadata={"opc-meta-sha256": "cafe"})
+    bucket = open_bucket(object_client(env.config, retry=FAST), BUCKET)
+    headers = head_object(bucket, "a")
+    assert headers is not None
+    assert headers["content-length"] == "3"
+    assert headers["opc-meta-sha256"] == "cafe"
+    assert delete_object(bucket, "a") is True
+    assert head_object(bucket, "a") is None
+    assert delete_object(bucket, "a") is False
+
+
+def test_a_failing_listing_is_one_line(env: World) -> None:
+    env.add_bucket()
+    env.fake.inject(f"/n/{env.fake.namespace}/b/{BUCKET}/o", 500, "InternalServerError", times=None)
+    with pytest.raises(RemoteError) as info:
+        bucket_usage_gb(env.stack, env.config, retry=FAST)
+    assert "ObjectStorageClient list_objects: HTTP 500 InternalServerError" in str(info.value)
+    assert "\n" not in str(info.value)
