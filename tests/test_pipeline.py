@@ -267,3 +267,36 @@ def test_plan_returns_the_layer_folder_with_state_keys_as_secrets(module: Freeti
         {"name": "AWS_SECRET_ACCESS_KEY", "secret": secrets["s"]},
     ) in calls
     assert not MODULE.functions["plan"].parameters["oci_key"].is_nullable
+
+
+def test_build_image_returns_the_qcow2_as_a_file(module: Freetier) -> None:
+    out = module.build_image(name="base", arch="arm64")
+    calls = _calls(out)
+    assert calls[-1] == ("file", {"path": "/images/base-arm64.qcow2"})
+    assert calls[-2][1]["args"][1:] == [
+        "images",
+        "build",
+        "base",
+        "--arch",
+        "arm64",
+        "--out",
+        "/images",
+        "--stack",
+        "stack.yaml",
+    ]
+    assert MODULE.functions["publish_image"].cache_policy == "never"
+
+
+def test_publish_image_takes_credentials_as_secrets(module: Freetier) -> None:
+    c, k = dag.set_secret("c", "x"), dag.set_secret("k", "x")
+    out = module.publish_image(
+        name="base", oci_config=c, oci_key=k, image=dag.directory().file("base-arm64.qcow2")
+    )
+    calls = _calls(out)
+    assert calls[-1] == ("file", {"path": f"{pipeline.SRC}/tofu/oci/images.auto.tfvars.json"})
+    assert (
+        "withMountedSecret",
+        {"path": "/root/.oci/key.pem", "source": k, "mode": 0o600},
+    ) in calls
+    with pytest.raises(ValueError, match="image"):
+        module.publish_image(name="base", oci_config=c, oci_key=k)

@@ -6,6 +6,7 @@ pyproject.toml; the CLI never imports this file.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import PurePosixPath
 from typing import Annotated, Any, TypeVar, cast
 
 import dagger
@@ -179,6 +180,54 @@ class Freetier:
             ctr = ctr.with_directory("/reviewed", plan)
             args += ["--plan", "/reviewed"]
         return _freetier(ctr, *args)
+
+    @function
+    def build_image(
+        self,
+        name: Annotated[str, Doc("base or proxmox (recipes in images/)")],
+        arch: Annotated[str, Doc("arm64 (A1) or amd64 (E2.1.Micro)")] = "arm64",
+        stack: Annotated[str, Doc("stack file, relative to the repository")] = "stack.yaml",
+    ) -> dagger.File:
+        """Build NAME-ARCH.qcow2 from Debian packages; export it with `... export --path`."""
+        out = "/images"
+        ctr = _freetier(
+            build_toolchain(self.source),
+            "images",
+            "build",
+            name,
+            "--arch",
+            arch,
+            "--out",
+            out,
+            "--stack",
+            stack,
+        )
+        return ctr.file(f"{out}/{name}-{arch}.qcow2")
+
+    @uncached
+    def publish_image(
+        self,
+        name: Annotated[str, Doc("base or proxmox; or talos (from the Image Factory)")],
+        oci_config: Annotated[dagger.Secret, Doc("OCI CLI config file contents")],
+        oci_key: Annotated[dagger.Secret, Doc("OCI API signing key (PEM)")],
+        image: Annotated[
+            dagger.File | None, Doc("NAME-ARCH.qcow2 from build_image (not for talos)")
+        ] = None,
+        arch: Annotated[str, Doc("arm64 or amd64")] = "arm64",
+        stack: Annotated[str, Doc("stack file, relative to the repository")] = "stack.yaml",
+    ) -> dagger.File:
+        """Upload, import and register the image; returns tofu/oci/images.auto.tfvars.json."""
+        ctr = _with_credentials(build_toolchain(self.source), None, oci_config, oci_key)
+        if name == "talos":
+            args = ["images", "talos", "--arch", arch]
+        else:
+            if image is None:
+                raise ValueError("publish_image: `image` is required unless name is talos")
+            ctr = ctr.with_file(f"/images/{name}-{arch}.qcow2", image)
+            args = ["images", "publish", name, "--arch", arch]
+        ctr = _freetier(ctr, *args, "--dir", "/images", "--stack", stack)
+        tfvars = PurePosixPath(stack).parent / "tofu" / "oci" / "images.auto.tfvars.json"
+        return ctr.file(f"{SRC}/{tfvars}")
 
     @uncached
     def deploy(
