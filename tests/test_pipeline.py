@@ -284,7 +284,28 @@ def test_build_image_returns_the_qcow2_as_a_file(module: Freetier) -> None:
         "--stack",
         "stack.yaml",
     ]
+    assert calls[-2][1].get("insecureRootCapabilities") is True
+    (cache,) = [
+        args for name, args in calls if name == "withMountedCache" and "debs" in args["path"]
+    ]
+    assert ("withEnvVariable", {"name": "FREETIER_DEB_CACHE", "value": cache["path"]}) in calls
     assert MODULE.functions["publish_image"].cache_policy == "never"
+
+
+def test_only_the_image_build_runs_with_all_root_capabilities(module: Freetier) -> None:
+    s = dag.set_secret("s", "x")
+    others = [
+        module.check(),
+        module.publish_image(name="talos", oci_config=s, oci_key=s),
+        module.deploy(oci_config=s, oci_key=s, github_token=s, repo="o/r", sha="abc"),
+    ]
+    privileged = [
+        args["args"]
+        for obj in others
+        for name, args in _walk(obj)
+        if name == "withExec" and args.get("insecureRootCapabilities")
+    ]
+    assert privileged == []
 
 
 def test_publish_image_takes_credentials_as_secrets(module: Freetier) -> None:

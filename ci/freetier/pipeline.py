@@ -190,8 +190,13 @@ class Freetier:
     ) -> dagger.File:
         """Build NAME-ARCH.qcow2 from Debian packages; export it with `... export --path`."""
         out = "/images"
+        # Downloaded .debs outlive the build (apt checks them against the signed index).
+        debs = "/var/cache/freetier-debs"
+        ctr = build_toolchain(self.source).with_mounted_cache(
+            debs, dag.cache_volume(f"freetier-debs-{arch}")
+        )
         ctr = _freetier(
-            build_toolchain(self.source),
+            ctr.with_env_variable("FREETIER_DEB_CACHE", debs),
             "images",
             "build",
             name,
@@ -201,6 +206,9 @@ class Freetier:
             out,
             "--stack",
             stack,
+            # mmdebstrap --mode=root mounts /proc and /dev into the new root and chroots:
+            # what a container without all root capabilities may not do.
+            insecure_root_capabilities=True,
         )
         return ctr.file(f"{out}/{name}-{arch}.qcow2")
 
@@ -260,9 +268,13 @@ def _backend_args(backend_config: str | None) -> list[str]:
     return ["--backend-config", backend_config] if backend_config else ["--no-backend"]
 
 
-def _freetier(ctr: dagger.Container, *args: str) -> dagger.Container:
+def _freetier(
+    ctr: dagger.Container, *args: str, insecure_root_capabilities: bool = False
+) -> dagger.Container:
     """The same `freetier` command a user runs, from the toolchain's virtualenv."""
-    return ctr.with_exec([f"{VENV}/bin/freetier", *args])
+    return ctr.with_exec(
+        [f"{VENV}/bin/freetier", *args], insecure_root_capabilities=insecure_root_capabilities
+    )
 
 
 def build_toolchain(source: dagger.Directory) -> dagger.Container:
