@@ -13,6 +13,7 @@ from freetier.images.audit import check_nftables, cloud_config, sshd_effective
 from freetier.images.build import template_values
 from freetier.images.recipe import ARCHES, load_recipe, recipe_names, stage_files
 from freetier.stack import load_stack
+from freetier.stack.model import ProxmoxHost
 from tests.conftest import ROOT, SHIPPED_STACK
 
 IMAGES = ROOT / "images"
@@ -62,7 +63,10 @@ def test_shipped_files_render_and_pass_the_static_checks(name: str, tmp_path: Pa
     nft = check_nftables((tmp_path / "etc/nftables.conf").read_text(), ["203.0.113.10/32"])
     assert all(c.ok for c in nft), nft
     assert sshd_effective(tmp_path) == {}  # the drop-in alone is not included without the main
-    assert cloud_config(tmp_path)["datasource_list"] == ["Oracle", "NoCloud", "None"]
+    config = cloud_config(tmp_path)
+    assert config["datasource_list"] == ["Oracle", "NoCloud", "None"]
+    # The bootstrap logs in as the image's user: stack.yaml's default must be that user.
+    assert config["system_info"]["default_user"]["name"] == ProxmoxHost(name="h").ssh_user
     assert "console=ttyAMA0,115200" in (tmp_path / "boot/grub/grub.cfg").read_text()
     mode = stat.S_IMODE((tmp_path / "etc/sudoers.d/10-freetier").stat().st_mode)
     assert mode == 0o440

@@ -138,7 +138,13 @@ class ProxmoxHost(_Model):
     instance: Annotated[
         Name | None, Field(description="The `instances` entry (role proxmox-host) this host is.")
     ] = None
-    ssh_user: str = "root"
+    ssh_user: Annotated[
+        str,
+        Field(
+            description="SSH login on the host. The base image allows no root login: its user "
+            "is `debian`, and sudo authenticates with the forwarded SSH agent."
+        ),
+    ] = "debian"
 
 
 class TalosVm(_Model):
