@@ -4,6 +4,7 @@ build, and bad input."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import shutil
@@ -18,6 +19,7 @@ from freetier.images import disk
 from freetier.images.build import (
     BUILD_TOOLS,
     BuildPlan,
+    ThirdPartyKey,
     check_tools,
     debian_sources,
     mmdebstrap_argv,
@@ -282,9 +284,17 @@ def test_third_party_sources_use_the_key_outside_and_stage_it_inside(tmp_path: P
         return b"\x99binary keyring"
 
     work, staging = tmp_path / "work", tmp_path / "files"
-    lines = third_party_sources([repo], {"suite": "bookworm"}, work, staging, fetch)
+    third = third_party_sources([repo], {"suite": "bookworm"}, work, staging, fetch)
     assert asked == ["https://pkgs.example/bookworm.gpg"]
-    assert lines == [
+    digest = hashlib.sha256(b"\x99binary keyring").hexdigest()
+    assert third.keys == [
+        ThirdPartyKey("tailscale", "https://pkgs.example/bookworm.gpg", digest, pinned=False)
+    ]
+    pinned = third_party_sources(
+        [dataclasses.replace(repo, key_sha256=digest)], {"suite": "x"}, work, staging, fetch
+    )
+    assert pinned.keys[0].pinned
+    assert third.lines == [
         f"deb [signed-by={work}/keyrings/tailscale.gpg] https://pkgs.example/debian bookworm main"
     ]
     sources = (staging / "etc/apt/sources.list.d/tailscale.sources").read_text()

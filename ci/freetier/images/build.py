@@ -76,6 +76,23 @@ class BuildResult:
 
 
 @dataclass(frozen=True)
+class ThirdPartyKey:
+    """A third-party signing key as the build used it; unpinned keys are trusted on first
+    use over HTTPS, and their sha256 goes to the manifest so the recipe can pin it."""
+
+    repo: str
+    url: str
+    sha256: str
+    pinned: bool
+
+
+@dataclass(frozen=True)
+class ThirdPartySources:
+    lines: list[str]
+    keys: list[ThirdPartyKey]
+
+
+@dataclass(frozen=True)
 class BuildPlan:
     """Everything mmdebstrap is asked to do: the input of `mmdebstrap_argv`."""
 
@@ -281,14 +298,16 @@ def third_party_sources(
     work: Path,
     staging: Path,
     fetch: Callable[[ThirdPartyRepo, str], bytes] = fetch_key,
-) -> list[str]:
-    """Download each key; returns the build's source lines (signed-by the key in `work`)
-    and stages the image's own .sources file and key (signed-by the copy inside)."""
-    lines = []
+) -> ThirdPartySources:
+    """Download each key; returns the build's source lines (signed-by the key in `work`) and
+    the keys used, and stages the image's own .sources file and key (signed-by the copy inside)."""
+    lines, keys = [], []
     for repo in repos:
         suite = render_template(repo.suite, values, source=Path(f"third_party/{repo.name}"))
         url = render_template(repo.key_url, values, source=Path(f"third_party/{repo.name}"))
         key = fetch(repo, url)
+        digest = hashlib.sha256(key).hexdigest()
+        keys.append(ThirdPartyKey(repo.name, url, digest, pinned=repo.key_sha256 == digest))
         ext = "asc" if key.lstrip().startswith(b"-----BEGIN PGP") else "gpg"
         build_key = work / "keyrings" / f"{repo.name}.{ext}"
         build_key.parent.mkdir(parents=True, exist_ok=True)
@@ -308,7 +327,7 @@ def third_party_sources(
         sources.chmod(0o644)
         comps = " ".join(repo.components)
         lines.append(f"deb [signed-by={build_key}] {repo.uri} {suite} {comps}")
-    return lines
+    return ThirdPartySources(lines, keys)
 
 
 def build_image(
@@ -396,10 +415,19 @@ def _build(
     sources = list(debian_sources(suite, snapshot))
     packages = list(recipe.packages_for(info.name))
     repos = recipe.third_party if third_party else ()
+    keys: list[ThirdPartyKey] = []
     if repos:
         progress(f"third-party repositories: {', '.join(r.name for r in repos)}")
-        sources += third_party_sources(repos, values, work, staging)
+        third = third_party_sources(repos, values, work, staging)
+        sources += third.lines
+        keys = third.keys
         packages += [p for r in repos for p in r.packages]
+        for key in keys:
+            if not key.pinned:
+                progress(
+                    f"third_party {key.repo}: key not pinned, trusted on first use over HTTPS "
+                    f"(pin it: key_sha256: {key.sha256})"
+                )
     if deb_cache is not None:
         deb_cache.mkdir(parents=True, exist_ok=True)
     plan = BuildPlan(
@@ -459,7 +487,7 @@ def _build(
         arch=info.name,
         suite=suite,
         snapshot=snapshot,
-        third_party=[r.name for r in repos],
+        third_party=keys,
         epoch=epoch,
         layout=layout,
         cmdline=values["kernel_cmdline"],
@@ -524,7 +552,7 @@ def manifest_data(
     arch: str,
     suite: str,
     snapshot: str | None,
-    third_party: list[str],
+    third_party: Sequence[ThirdPartyKey],
     epoch: int,
     layout: disk.Layout,
     cmdline: str,
@@ -547,7 +575,10 @@ def manifest_data(
         "variant": recipe.variant,
         "recipe": list(recipe.chain),
         "recipe_sha256": recipe.digest,
-        "third_party": third_party,
+        "third_party": [
+            {"repo": k.repo, "key_url": k.url, "key_sha256": k.sha256, "pinned": k.pinned}
+            for k in third_party
+        ],
         "source_date_epoch": epoch,
         "firmware": "UEFI_64",
         "kernel_cmdline": cmdline,
