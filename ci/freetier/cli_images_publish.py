@@ -1,21 +1,38 @@
-"""The CLI of the image upload half: `images publish` and `images talos`.
+"""The CLI of the image upload half: `images publish`, `images talos` and `images propose`.
 
-`register_publish(images_subparsers)` adds both to the `images` command's subparsers; the
+`register_publish(images_subparsers)` adds them to the `images` command's subparsers; the
 handlers return the exit code and let FreetierError reach `freetier.cli.main`.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from freetier.errors import ConfigError
+from freetier.github.client import check_repo_name
+from freetier.github.propose import (
+    DEFAULT_BASE,
+    DEFAULT_BRANCH,
+    Proposed,
+    check_branches,
+    propose,
+    read_ocids,
+)
 from freetier.images.importer import ARCHES, Waiting
-from freetier.images.publish import PublishOptions, PublishResult, abort_publish, publish_image
+from freetier.images.publish import (
+    TFVARS,
+    PublishOptions,
+    PublishResult,
+    abort_publish,
+    publish_image,
+)
 from freetier.images.publish_upload import DEFAULT_PARALLEL, MIB
 from freetier.images.talos import FORMATS, publish_talos
 from freetier.images.talos_fetch import Fetching
@@ -82,6 +99,45 @@ def register_publish(images: Any) -> None:
     talos.add_argument("--sha256", help="refuse a download whose SHA-256 is not this")
     _common(talos)
     talos.set_defaults(handler=cmd_talos)
+    _register_propose(images)
+
+
+def _register_propose(images: Any) -> None:
+    proposal = images.add_parser(
+        "propose",
+        help="open or update the pull request that carries the published image OCIDs",
+        description=f"Commit {TFVARS_HINT} (in the stack file's folder, as `images publish` "
+        "wrote it) to BRANCH as one commit on top of BASE that changes only that file, and "
+        "open the pull request BASE <- BRANCH, or update the open one; its body lists the "
+        "OCIDs that changed. Nothing is written when BASE already has the file as it is, and "
+        "no commit is made when BRANCH already holds it. BRANCH belongs to freetier: a new "
+        "proposal replaces its commits. The token comes from GITHUB_TOKEN (contents: write, "
+        "pull-requests: write), the API URL from GITHUB_API_URL. Run it from the repository's "
+        "root. Exit 0 proposed or nothing to propose, 1 GitHub refused, 2 bad input or no "
+        "token.",
+    )
+    proposal.add_argument(
+        "--repo", required=True, metavar="OWNER/NAME", help="the repository to propose to"
+    )
+    proposal.add_argument(
+        "--base", default=DEFAULT_BASE, help=f"the branch to merge into (default {DEFAULT_BASE})"
+    )
+    proposal.add_argument(
+        "--branch",
+        default=DEFAULT_BRANCH,
+        help=f"the branch freetier owns for the proposal (default {DEFAULT_BRANCH})",
+    )
+    proposal.add_argument(
+        "--stack",
+        type=Path,
+        default=DEFAULT_STACK,
+        help=f"default: stack.yaml; {TFVARS_HINT} is read from its folder",
+    )
+    proposal.add_argument(
+        "--dry-run", action="store_true", help="say what would be done; write nothing"
+    )
+    proposal.add_argument("--json", action="store_true", help="print the result as JSON")
+    proposal.set_defaults(handler=cmd_propose)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -161,6 +217,78 @@ def cmd_talos(args: argparse.Namespace) -> int:
     print(f"talos: sha256 {image.download.sha256} ({image.download.path.name})")
     _print_result(f"talos-{args.arch}", result)
     return 0
+
+
+def cmd_propose(args: argparse.Namespace) -> int:
+    tfvars = args.stack.parent / "tofu" / "oci" / TFVARS
+    token = os.environ.get("GITHUB_TOKEN", "")
+    problems: list[str] = []
+    _collect(problems, check_repo_name, args.repo)
+    _collect(problems, check_branches, args.base, args.branch)
+    _collect(problems, _check_tfvars, tfvars)
+    if not token.strip():
+        problems.append(
+            "GITHUB_TOKEN: not set; proposing needs a token that may push a branch and open "
+            "pull requests (permissions: contents: write, pull-requests: write)"
+        )
+    if problems:
+        raise ConfigError(problems)
+    path = _repo_path(tfvars)
+    result = propose(
+        args.repo,
+        tfvars.read_bytes(),
+        path=path,
+        token=token,
+        base=args.base,
+        branch=args.branch,
+        dry_run=args.dry_run,
+    )
+    if args.json:
+        print(json.dumps({**result.to_json(), "base": args.base, "path": path}, indent=2))
+    else:
+        _print_proposal(result, base=args.base, path=path)
+    return 0
+
+
+def _collect(problems: list[str], check: Callable[..., None], *args: Any) -> None:
+    """Run one input check; keep its problems so that every one is reported together."""
+    try:
+        check(*args)
+    except ConfigError as exc:
+        problems += exc.problems
+
+
+def _check_tfvars(path: Path) -> None:
+    if not path.is_file():
+        raise ConfigError([f"{path}: not found; run `freetier images publish` first"])
+    read_ocids(path.read_bytes(), str(path))
+
+
+def _repo_path(path: Path) -> str:
+    """`path` as the repository names it: relative to the current folder, its root."""
+    relative = Path(os.path.relpath(path.resolve(), Path.cwd().resolve()))
+    if relative.parts[:1] == ("..",):
+        raise ConfigError([f"{path}: outside the current folder; run from the repository's root"])
+    return relative.as_posix()
+
+
+def _print_proposal(result: Proposed, *, base: str, path: str) -> None:
+    if result.action == "unchanged":
+        print(f"{path}: {base} already has it as it is; nothing to propose")
+        return
+    for change in result.changes:
+        print(f"{change.arch}: {change.old or '(none)'} -> {change.new or '(none)'}")
+    pull = "a pull request" if result.pr is None else f"pull request #{result.pr}"
+    if result.dry_run:
+        commit = "commit it to" if result.new_commit else "leave (it holds the file)"
+        what = "open" if result.action == "opened" else "update"
+        print(f"dry run: would {commit} {result.branch} and {what} {pull}; nothing written")
+        return
+    if result.commit:
+        print(f"{result.branch}: commit {result.commit} on top of {base}")
+    else:
+        print(f"{result.branch}: already holds {path}; no new commit")
+    print(f"{result.action} {pull}: {result.url}")
 
 
 def _options(args: argparse.Namespace) -> PublishOptions:

@@ -8,6 +8,14 @@ It speaks what PyGithub sends and expects, so PyGithub runs unchanged against it
 404 "Not Found", 422 "Validation Failed" with an `errors` list (a comment over 65,536
 characters, a label that already exists, a check run on an unknown commit...).
 
+It also holds git objects (blobs, trees, commits, branch refs) behind the endpoints a change
+proposal uses: contents GET, the git data API (refs get/create/update, blobs, trees, commits)
+and pulls list/create/update, with GitHub's rules: a ref update that is not a fast forward
+needs `force`; `base_tree` must be a tree, not a commit; one open pull request per head and
+base; none without commits between them; the `head` filter without its `owner:` is silently
+ignored; an open pull request whose branch moves onto its base's history is closed (and one
+whose base takes in its head is merged). Seed history with `push`, read it with `files_at`.
+
 Every request must carry `Authorization: token <t>` or `Bearer <t>` with the seeded token.
 With `prefix="/api/v3"` it serves like GitHub Enterprise: REST under /api/v3, GraphQL at
 /api/graphql. Tests seed state with the `add_*` methods, inject faults with `inject`, and
@@ -16,6 +24,8 @@ read `requests` (no header is recorded, so no token either).
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import itertools
 import json
 import re
@@ -23,7 +33,7 @@ import threading
 import time
 import uuid
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
@@ -47,6 +57,8 @@ SECONDARY_RATE_LIMIT = (
     "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
 )
 PRIMARY_RATE_LIMIT = "API rate limit exceeded for installation ID 1."
+CONTENTS_LIMIT = 1_048_576  # bytes the contents API sends inline; a bigger file comes empty
+FILE_MODES = frozenset({"100644", "100755", "120000"})
 
 Json = dict[str, Any]
 
@@ -156,6 +168,12 @@ class Pull:
     merged_at: datetime | None = None
     labels: list[str] = field(default_factory=list)  # names, in the order they were added
     comments: list[Comment] = field(default_factory=list)
+    body: str = ""
+    closed_at: datetime | None = None
+
+    @property
+    def open(self) -> bool:
+        return self.merged_at is None and self.closed_at is None
 
 
 @dataclass
@@ -181,10 +199,42 @@ class Repo:
     labels: dict[str, Label] = field(default_factory=dict)  # by lower-case name
     check_runs: list[CheckRunRecord] = field(default_factory=list)
     commits: dict[str, list[int]] = field(default_factory=dict)  # sha -> associated PRs
+    blobs: dict[str, bytes] = field(default_factory=dict)
+    trees: dict[str, dict[str, str]] = field(default_factory=dict)  # sha -> {full path: blob}
+    git_commits: dict[str, GitCommit] = field(default_factory=dict)
+    refs: dict[str, str] = field(default_factory=dict)  # "refs/heads/main" -> commit sha
 
     @property
     def full_name(self) -> str:
         return f"{self.owner}/{self.name}"
+
+    def resolve(self, ref: str) -> str | None:
+        """The commit a branch, tag, full ref or (abbreviated) commit SHA names."""
+        for name in (f"refs/heads/{ref}", f"refs/tags/{ref}", ref):
+            if name in self.refs:
+                return self.refs[name]
+        found = [s for s in self.git_commits if s.startswith(ref)] if len(ref) >= 7 else []
+        return found[0] if len(found) == 1 else None
+
+    def history(self, sha: str) -> set[str]:
+        """`sha` and every commit it descends from."""
+        seen: set[str] = set()
+        todo = [sha]
+        while todo:
+            current = todo.pop()
+            if current not in seen and current in self.git_commits:
+                seen.add(current)
+                todo.extend(self.git_commits[current].parents)
+        return seen
+
+
+@dataclass(frozen=True)
+class GitCommit:
+    sha: str
+    tree: str
+    parents: tuple[str, ...]
+    message: str
+    created_at: datetime
 
 
 Handler = Callable[["FakeGitHub", Repo, dict[str, str], dict[str, list[str]], Any], Any]
@@ -238,10 +288,16 @@ class FakeGitHub(LocalServer):
         head_sha: str | None = None,
         title: str = "Change the stack",
         merged: bool = False,
+        closed: bool = False,
         labels: tuple[str, ...] = (),
+        head_ref: str | None = None,
+        body: str = "",
     ) -> Pull:
+        """A pull request; with `head_ref` naming a pushed branch, its head is that branch's."""
         repo = self.repo(full_name)
         number = number or max(repo.pulls, default=0) + 1
+        if head_ref is not None and head_sha is None:
+            head_sha = repo.refs.get(f"refs/heads/{head_ref}")
         head_sha = head_sha or uuid.uuid4().hex + uuid.uuid4().hex[:8]
         pull_id = self._id()
         pull = Pull(
@@ -250,11 +306,13 @@ class FakeGitHub(LocalServer):
             number,
             title,
             head_sha,
-            f"change-{number}",
+            head_ref or f"change-{number}",
             repo.default_branch,
             "octocat",
             self.now(),
             merged_at=self.now() if merged else None,
+            body=body,
+            closed_at=self.now() if closed else None,
         )
         repo.pulls[number] = pull
         repo.commits.setdefault(head_sha, []).append(number)
@@ -264,6 +322,39 @@ class FakeGitHub(LocalServer):
 
     def add_commit(self, full_name: str, sha: str, pulls: tuple[int, ...] = ()) -> None:
         self.repo(full_name).commits.setdefault(sha, []).extend(pulls)
+
+    def push(
+        self,
+        full_name: str,
+        branch: str,
+        files: Mapping[str, bytes | str | None],
+        message: str = "A change",
+    ) -> str:
+        """Commit `files` (None deletes one) on top of `branch` and move the branch there; the
+        new commit's SHA. A new branch starts from the default branch (a root commit when the
+        repository has none yet)."""
+        repo = self.repo(full_name)
+        parent = repo.refs.get(f"refs/heads/{branch}") or repo.refs.get(
+            f"refs/heads/{repo.default_branch}"
+        )
+        tree = dict(repo.trees[repo.git_commits[parent].tree]) if parent else {}
+        for path, data in files.items():
+            if data is None:
+                tree.pop(path, None)
+            else:
+                tree[path] = self._blob(repo, data.encode() if isinstance(data, str) else data)
+        commit = self._commit(repo, self._tree(repo, tree), (parent,) if parent else (), message)
+        self._move_ref(repo, f"refs/heads/{branch}", commit.sha)
+        return commit.sha
+
+    def files_at(self, full_name: str, ref: str) -> dict[str, bytes]:
+        """Every file of the commit `ref` (a branch or a SHA) names, by full path."""
+        repo = self.repo(full_name)
+        sha = repo.resolve(ref)
+        if sha is None:
+            raise KeyError(ref)
+        tree = repo.trees[repo.git_commits[sha].tree]
+        return {path: repo.blobs[blob] for path, blob in tree.items()}
 
     def add_comment(self, full_name: str, number: int, body: str, *, user: str = "") -> Comment:
         pull = self.repo(full_name).pulls[number]
@@ -460,16 +551,24 @@ class FakeGitHub(LocalServer):
             "id": pull.id,
             "node_id": pull.node_id,
             "number": pull.number,
-            "state": "closed" if pull.merged_at else "open",
+            "state": "open" if pull.open else "closed",
             "title": pull.title,
             "user": self._user(pull.user),
-            "body": "",
+            "body": pull.body,
             "labels": [self._label_json(repo, repo.labels[n.lower()]) for n in pull.labels],
-            "head": {"ref": pull.head_ref, "sha": pull.head_sha, "label": f"x:{pull.head_ref}"},
-            "base": {"ref": pull.base_ref, "sha": "0" * 40, "label": f"x:{pull.base_ref}"},
+            "head": {
+                "ref": pull.head_ref,
+                "sha": pull.head_sha,
+                "label": f"{repo.owner}:{pull.head_ref}",
+            },
+            "base": {
+                "ref": pull.base_ref,
+                "sha": repo.refs.get(f"refs/heads/{pull.base_ref}", "0" * 40),
+                "label": f"{repo.owner}:{pull.base_ref}",
+            },
             "merged": pull.merged_at is not None,
             "merged_at": _iso(pull.merged_at),
-            "closed_at": _iso(pull.merged_at),
+            "closed_at": _iso(pull.merged_at or pull.closed_at),
             "created_at": _iso(pull.created_at),
             "updated_at": _iso(pull.created_at),
             "draft": False,
@@ -524,6 +623,121 @@ class FakeGitHub(LocalServer):
             "details_url": f"{self.root}/{repo.full_name}/runs/{run.id}",
             "pull_requests": [],
         }
+
+    def _ref_json(self, repo: Repo, name: str) -> Json:
+        api = f"{self.url}/repos/{repo.full_name}"
+        sha = repo.refs[name]
+        return {
+            "ref": name,
+            "node_id": f"REF_fake{zlib.crc32(name.encode())}",
+            "url": f"{api}/git/{quote(name)}",
+            "object": {"sha": sha, "type": "commit", "url": f"{api}/git/commits/{sha}"},
+        }
+
+    def _git_commit_json(self, repo: Repo, commit: GitCommit) -> Json:
+        api = f"{self.url}/repos/{repo.full_name}"
+        html = f"{self.root}/{repo.full_name}/commit"
+        person = {
+            "name": self.login,
+            "email": f"{zlib.crc32(self.login.encode())}+{self.login}@users.noreply.github.com",
+            "date": _iso(commit.created_at),
+        }
+        return {
+            "sha": commit.sha,
+            "node_id": f"C_fake{commit.sha[:12]}",
+            "url": f"{api}/git/commits/{commit.sha}",
+            "html_url": f"{html}/{commit.sha}",
+            "author": person,
+            "committer": person,
+            "message": commit.message,
+            "tree": {"sha": commit.tree, "url": f"{api}/git/trees/{commit.tree}"},
+            "parents": [
+                {"sha": p, "url": f"{api}/git/commits/{p}", "html_url": f"{html}/{p}"}
+                for p in commit.parents
+            ],
+            "verification": {"verified": False, "reason": "unsigned", "signature": None},
+        }
+
+    def _tree_json(self, repo: Repo, sha: str) -> Json:
+        """Every file by its full path, as `?recursive=1` lists them (without the folders)."""
+        api = f"{self.url}/repos/{repo.full_name}"
+        entries = [
+            {"path": path, "mode": "100644", "type": "blob", "sha": blob,
+             "size": len(repo.blobs[blob]), "url": f"{api}/git/blobs/{blob}"}
+            for path, blob in sorted(repo.trees[sha].items())
+        ]  # fmt: skip
+        return {"sha": sha, "url": f"{api}/git/trees/{sha}", "tree": entries, "truncated": False}
+
+    def _content_json(
+        self, repo: Repo, path: str, sha: str, ref: str, *, kind: str = "file", listed: bool = False
+    ) -> Json:
+        api = f"{self.url}/repos/{repo.full_name}"
+        url = f"{api}/contents/{quote(path)}?ref={quote(ref, safe='')}"
+        git_url = f"{api}/git/{'blobs' if kind == 'file' else 'trees'}/{sha}"
+        html_url = f"{self.root}/{repo.full_name}/{'blob' if kind == 'file' else 'tree'}"
+        html_url += f"/{quote(ref)}/{quote(path)}"
+        data = repo.blobs.get(sha, b"")
+        body: Json = {
+            "type": kind,
+            "size": len(data),
+            "name": path.rsplit("/", 1)[-1],
+            "path": path,
+            "sha": sha,
+            "url": url,
+            "git_url": git_url,
+            "html_url": html_url,
+            "download_url": f"{self.root}/{repo.full_name}/raw/{quote(ref)}/{quote(path)}"
+            if kind == "file"
+            else None,
+            "_links": {"self": url, "git": git_url, "html": html_url},
+        }
+        if kind == "file" and not listed:
+            inline = len(data) <= CONTENTS_LIMIT
+            encoded = base64.b64encode(data).decode() if inline else ""
+            lines = [encoded[i : i + 60] + "\n" for i in range(0, len(encoded), 60)]
+            body.update(encoding="base64" if inline else "none", content="".join(lines))
+        return body
+
+    # --- git objects -----------------------------------------------------------------------
+
+    @staticmethod
+    def _blob(repo: Repo, data: bytes) -> str:
+        sha = hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+        repo.blobs[sha] = data
+        return sha
+
+    @staticmethod
+    def _tree(repo: Repo, files: dict[str, str]) -> str:
+        listing = "".join(f"{path}\0{blob}\n" for path, blob in sorted(files.items()))
+        sha = hashlib.sha1(b"tree " + listing.encode(), usedforsecurity=False).hexdigest()
+        repo.trees[sha] = dict(files)
+        return sha
+
+    def _commit(self, repo: Repo, tree: str, parents: tuple[str, ...], message: str) -> GitCommit:
+        now = self.now()
+        seed = json.dumps([tree, parents, message, _iso(now), self._id()])
+        sha = hashlib.sha1(b"commit " + seed.encode(), usedforsecurity=False).hexdigest()
+        commit = GitCommit(sha, tree, parents, message, now)
+        repo.git_commits[commit.sha] = commit
+        repo.commits.setdefault(commit.sha, [])  # check runs may attach to it
+        return commit
+
+    def _move_ref(self, repo: Repo, name: str, sha: str) -> None:
+        """Point `name` at `sha`, then settle the open pull requests as GitHub does: one whose
+        branch moved into its base's history has no commits left and is closed; one whose
+        base took its head in is merged."""
+        repo.refs[name] = sha
+        branch = name.removeprefix("refs/heads/")
+        for pull in repo.pulls.values():
+            base = repo.refs.get(f"refs/heads/{pull.base_ref}")
+            if not pull.open or base is None:
+                continue
+            if pull.head_ref == branch:
+                pull.head_sha = sha
+                if sha in repo.history(base):
+                    pull.closed_at = self.now()
+            elif pull.base_ref == branch and pull.head_sha in repo.history(sha):
+                pull.merged_at = self.now()
 
     # --- REST handlers ---------------------------------------------------------------------
 
@@ -661,6 +875,193 @@ class FakeGitHub(LocalServer):
         numbers = sorted(set(repo.commits[sha]))
         return Page.of([self._pull_json(repo, repo.pulls[n]) for n in numbers], query)
 
+    def get_contents(
+        self, repo: Repo, params: dict[str, str], query: Any, body: Any
+    ) -> Json | list[Json]:
+        ref = _last(query, "ref") or repo.default_branch
+        sha = repo.resolve(ref)
+        if sha is None:
+            raise ApiError(404, f"No commit found for the ref {ref}")
+        path = params["path"].strip("/")
+        files = repo.trees[repo.git_commits[sha].tree]
+        if path in files:
+            return self._content_json(repo, path, files[path], ref)
+        prefix = f"{path}/" if path else ""
+        listing: dict[str, Json] = {}
+        for full in sorted(p for p in files if p.startswith(prefix)):
+            name, _, rest = full[len(prefix) :].partition("/")
+            if not rest:
+                listing[name] = self._content_json(repo, full, files[full], ref, listed=True)
+            elif name not in listing:
+                inner = f"{prefix}{name}/"
+                sub = {p[len(inner) :]: b for p, b in files.items() if p.startswith(inner)}
+                listing[name] = self._content_json(
+                    repo, prefix + name, self._tree(repo, sub), ref, kind="dir", listed=True
+                )
+        if not listing:
+            raise not_found()
+        return list(listing.values())
+
+    def get_ref(self, repo: Repo, params: dict[str, str], query: Any, body: Any) -> Json:
+        name = f"refs/{params['ref']}"
+        if name not in repo.refs:
+            raise not_found()
+        return self._ref_json(repo, name)
+
+    def create_ref(self, repo: Repo, params: dict[str, str], query: Any, body: Any) -> Json:
+        name, sha = _required(body, "ref", "sha")
+        if not name.startswith("refs/") or name.count("/") < 2:
+            raise ApiError(422, "Reference name must start with 'refs/' and have two slashes")
+        if not _valid_ref_name(name):
+            raise ApiError(422, f"{name} is not a valid ref name.")
+        if sha not in repo.git_commits:
+            raise ApiError(422, "Object does not exist")
+        if name in repo.refs:
+            raise ApiError(422, "Reference already exists")
+        self._move_ref(repo, name, sha)
+        return self._ref_json(repo, name)
+
+    def update_ref(self, repo: Repo, params: dict[str, str], query: Any, body: Any) -> Json:
+        name = f"refs/{params['ref']}"
+        (sha,) = _required(body, "sha")
+        if name not in repo.refs:
+            raise ApiError(422, "Reference does not exist")
+        if sha not in repo.git_commits:
+            raise ApiError(422, "Object does not exist")
+        if body.get("force") is not True and repo.refs[name] not in repo.history(sha):
+            raise ApiError(422, "Update is not a fast forward")
+        self._move_ref(repo, name, sha)
+        return self._ref_json(repo, name)
+
+    def get_git_commit(self, repo: Repo, params: dict[str, str], query: Any, body: Any) -> Json:
+        commit = repo.git_commits.get(params["sha"])
+        if commit is None:
+            raise not_found()
+        return self._git_commit_json(repo, commit)
+
+    def create_blob(self, repo: Repo, params: dict[str, str], query: Any, body: Any) -> Json:
+        (content,) = _required(body, "content")
+        encoding = body.get("encoding", "utf-8")
+        if encoding == "base64":
+            try:
+                data = base64.b64decode("".join(content.split()), validate=True)
+            except ValueError:
+                raise ApiError(422, "content is not valid Base64") from None
+        elif encoding in ("utf-8", "utf8"):
+            data = content.encode()
+        else:
+            raise ApiError(422, f"encoding {encoding!r} is not supported")
+        sha = self._blob(repo, data)
+        return {"sha": sha, "url": f"{self.url}/repos/{repo.full_name}/git/blobs/{sha}"}
+
+    def create_tree(self, repo: Repo, params: dict[str, str], query: Any, body: Any) -> Json:
+        body = body if isinstance(body, dict) else {}
+        entries, base = body.get("tree"), body.get("base_tree")
+        if not isinstance(entries, list):
+            raise ApiError(422, 'Invalid request.\n\n"tree" wasn\'t supplied.')
+        if base is not None and base not in repo.trees:  # a commit's SHA is no tree either
+            raise ApiError(422, "base_tree is not a valid tree oid")
+        files = dict(repo.trees[base]) if base else {}
+        for entry in entries:
+            path, blob = self._tree_entry(repo, entry)
+            if blob is None:
+                files.pop(path, None)
+            else:
+                files[path] = blob
+        return self._tree_json(repo, self._tree(repo, files))
+
+    def _tree_entry(self, repo: Repo, entry: Any) -> tuple[str, str | None]:
+        """One entry of a new tree: its path and blob (None: delete the path)."""
+        entry = entry if isinstance(entry, dict) else {}
+        path = entry.get("path")
+        if not isinstance(path, str) or not all(path.split("/")):
+            raise ApiError(422, f"tree.path {path!r} is not a valid path")
+        if entry.get("type") != "blob" or entry.get("mode") not in FILE_MODES:
+            raise ApiError(422, "tree entries of this fake are files: type blob, mode 100644")
+        if "sha" in entry and "content" in entry:
+            raise ApiError(422, "Must supply either tree.sha or tree.content, not both")
+        if isinstance(entry.get("content"), str):
+            return path, self._blob(repo, entry["content"].encode())
+        if "sha" in entry and entry["sha"] is None:
+            return path, None
+        if entry.get("sha") not in repo.blobs:
+            raise ApiError(422, f"tree.sha {entry.get('sha')} is not a valid blob")
+        return path, entry["sha"]
+
+    def create_git_commit(self, repo: Repo, params: dict[str, str], query: Any, body: Any) -> Json:
+        message, tree = _required(body, "message", "tree")
+        parents = body.get("parents", [])
+        if tree not in repo.trees:
+            raise ApiError(422, "Tree SHA does not exist")
+        if not isinstance(parents, list) or any(p not in repo.git_commits for p in parents):
+            raise ApiError(422, "Parent SHA does not exist or is not a commit object")
+        return self._git_commit_json(repo, self._commit(repo, tree, tuple(parents), message))
+
+    def list_pulls(self, repo: Repo, params: dict[str, str], query: Any, body: Any) -> Page:
+        state = _last(query, "state") or "open"
+        if state not in ("open", "closed", "all"):
+            raise invalid("PullRequest", "invalid", "state")
+        pulls = sorted(repo.pulls.values(), key=lambda p: p.number, reverse=True)
+        if state != "all":
+            pulls = [p for p in pulls if p.open == (state == "open")]
+        head, base = _last(query, "head"), _last(query, "base")
+        if head and ":" in head:  # GitHub silently ignores a head without its "owner:"
+            owner, _, branch = head.partition(":")
+            mine = owner.lower() == repo.owner.lower()
+            pulls = [p for p in pulls if mine and p.head_ref == branch]
+        if base:
+            pulls = [p for p in pulls if p.base_ref == base]
+        return Page.of([self._pull_json(repo, p) for p in pulls], query)
+
+    def create_pull(self, repo: Repo, params: dict[str, str], query: Any, body: Any) -> Json:
+        body = body if isinstance(body, dict) else {}
+        for name in ("title", "head", "base"):
+            if not isinstance(body.get(name), str) or not body[name]:
+                raise invalid("PullRequest", "missing_field", name)
+        owner, _, branch = body["head"].rpartition(":")
+        base = body["base"]
+        head_sha = repo.refs.get(f"refs/heads/{branch}")
+        if head_sha is None or owner.lower() not in ("", repo.owner.lower()):
+            raise invalid("PullRequest", "invalid", "head")
+        base_sha = repo.refs.get(f"refs/heads/{base}")
+        if base_sha is None:
+            raise invalid("PullRequest", "invalid", "base")
+        text = _pull_body(body.get("body"))
+        pulls = repo.pulls.values()
+        if any(p.open and (p.head_ref, p.base_ref) == (branch, base) for p in pulls):
+            exists = f"A pull request already exists for {repo.owner}:{branch}."
+            raise _custom("PullRequest", exists)
+        if head_sha in repo.history(base_sha):
+            raise _custom("PullRequest", f"No commits between {base} and {branch}")
+        number = max(repo.pulls, default=0) + 1
+        pull_id = self._id()
+        pull = Pull(
+            pull_id, f"PR_fake{pull_id}", number, body["title"], head_sha, branch, base,
+            self.login, self.now(), body=text,
+        )  # fmt: skip
+        repo.pulls[number] = pull
+        return self._pull_json(repo, pull)
+
+    def update_pull(self, repo: Repo, params: dict[str, str], query: Any, body: Any) -> Json:
+        pull = self._pull(repo, params)
+        body = body if isinstance(body, dict) else {}
+        if "title" in body:
+            if not isinstance(body["title"], str) or not body["title"]:
+                raise invalid("PullRequest", "missing_field", "title")
+            pull.title = body["title"]
+        if "body" in body:
+            pull.body = _pull_body(body["body"])
+        if "base" in body:
+            if f"refs/heads/{body['base']}" not in repo.refs:
+                raise invalid("PullRequest", "invalid", "base")
+            pull.base_ref = body["base"]
+        state = body.get("state")
+        if state not in (None, "open", "closed") or (state == "open" and pull.merged_at):
+            raise invalid("PullRequest", "invalid", "state")
+        if state is not None:
+            pull.closed_at = None if state == "open" else pull.closed_at or self.now()
+        return self._pull_json(repo, pull)
+
     # --- GraphQL ---------------------------------------------------------------------------
 
     def _graphql(self, body: Any) -> Json:
@@ -763,6 +1164,17 @@ ROUTES: list[tuple[str, re.Pattern[str], Handler, int]] = [
         ("DELETE", r"/issues/(?P<number>\d+)/labels/(?P<name>[^/]+)", FakeGitHub.remove_label, 200),
         ("GET", r"/commits/(?P<sha>[^/]+)", FakeGitHub.get_commit, 200),
         ("GET", r"/commits/(?P<sha>[^/]+)/pulls", FakeGitHub.commit_pulls, 200),
+        ("GET", r"/contents(?P<path>(?:/.*)?)", FakeGitHub.get_contents, 200),
+        ("GET", r"/git/ref/(?P<ref>.+)", FakeGitHub.get_ref, 200),
+        ("POST", "/git/refs", FakeGitHub.create_ref, 201),
+        ("PATCH", r"/git/refs/(?P<ref>.+)", FakeGitHub.update_ref, 200),
+        ("GET", r"/git/commits/(?P<sha>[^/]+)", FakeGitHub.get_git_commit, 200),
+        ("POST", "/git/commits", FakeGitHub.create_git_commit, 201),
+        ("POST", "/git/blobs", FakeGitHub.create_blob, 201),
+        ("POST", "/git/trees", FakeGitHub.create_tree, 201),
+        ("GET", "/pulls", FakeGitHub.list_pulls, 200),
+        ("POST", "/pulls", FakeGitHub.create_pull, 201),
+        ("PATCH", r"/pulls/(?P<number>\d+)", FakeGitHub.update_pull, 200),
     )
 ]
 
@@ -790,6 +1202,44 @@ def _comment_body(body: Any) -> str:
             f"Body is too long (maximum is {COMMENT_LIMIT} characters)",
         )
     return text
+
+
+def _last(query: dict[str, list[str]], name: str) -> str | None:
+    values = query.get(name)
+    return values[-1] if values else None
+
+
+def _required(body: Any, *names: str) -> list[str]:
+    """The string fields `names` of a JSON body, as GitHub's schema check demands them."""
+    body = body if isinstance(body, dict) else {}
+    for name in names:
+        if not isinstance(body.get(name), str) or not body[name]:
+            raise ApiError(422, f'Invalid request.\n\n"{name}" wasn\'t supplied.')
+    return [body[name] for name in names]
+
+
+def _custom(resource: str, message: str) -> ApiError:
+    return ApiError(
+        422, "Validation Failed", [{"resource": resource, "code": "custom", "message": message}]
+    )
+
+
+def _pull_body(text: Any) -> str:
+    if text is not None and not isinstance(text, str):
+        raise invalid("PullRequest", "invalid", "body")
+    if len(text or "") > COMMENT_LIMIT:
+        raise _custom("PullRequest", f"Body is too long (maximum is {COMMENT_LIMIT} characters)")
+    return text or ""
+
+
+def _valid_ref_name(name: str) -> bool:
+    """git check-ref-format's rules, the ones a branch name can break."""
+    parts = name.split("/")
+    return not (
+        re.search(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{", name)
+        or name.endswith((".", ".lock"))
+        or any(not part or part.startswith(".") for part in parts)
+    )
 
 
 def _graphql_error(message: str) -> Json:

@@ -3,6 +3,8 @@ must see the wire: headers, status codes, pages)."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 import urllib.error
@@ -17,6 +19,7 @@ from github.GithubException import (
     GithubException,
     UnknownObjectException,
 )
+from github.InputGitTreeElement import InputGitTreeElement
 from github.MainClass import Github
 
 from tests.fakes.github_server import SECONDARY_RATE_LIMIT, FakeGitHub
@@ -305,3 +308,187 @@ def test_enterprise_prefix_serves_rest_and_graphql() -> None:
         assert comment.minimize()
     assert seeded.minimized
     assert fake.seen("POST", "/graphql")
+
+
+# --- git data, contents and pull requests --------------------------------------------------
+
+
+def test_commits_are_built_from_blob_tree_and_parent(github: FakeGitHub) -> None:
+    main = github.push(REPO, "main", {"README.md": "hello\n", "tofu/oci/a.json": "{}\n"})
+    with client(github) as gh:
+        repo = gh.get_repo(REPO)
+        ref = repo.get_git_ref("heads/main")
+        assert (ref.ref, ref.object.sha) == ("refs/heads/main", main)
+        parent = repo.get_git_commit(main)
+        blob = repo.create_git_blob(base64.b64encode(b"\x00new\n").decode(), "base64")
+        # git's own blob id, so the contents API's `sha` of the same bytes matches it
+        assert blob.sha == hashlib.sha1(b"blob 5\x00\x00new\n", usedforsecurity=False).hexdigest()
+        element = InputGitTreeElement("tofu/oci/a.json", "100644", "blob", sha=blob.sha)
+        tree = repo.create_git_tree([element], base_tree=parent.tree)
+        commit = repo.create_git_commit("change a", tree, [parent])
+        assert [p.sha for p in commit.parents] == [main]
+        assert commit.tree.sha == tree.sha
+    assert github.files_at(REPO, commit.sha) == {
+        "README.md": b"hello\n",
+        "tofu/oci/a.json": b"\x00new\n",
+    }
+    assert github.repo(REPO).refs == {"refs/heads/main": main}  # a commit alone moves no branch
+    git = f"{github.url}/repos/{REPO}/git"
+    entry = {"path": "a", "mode": "100644", "type": "blob", "content": "x"}
+    refusals: list[tuple[str, dict[str, Any], str]] = [
+        ("trees", {"base_tree": main, "tree": [entry]}, "base_tree is not a valid tree oid"),
+        ("trees", {"tree": [{**entry, "sha": blob.sha}]}, "Must supply either tree.sha"),
+        ("trees", {"tree": [{**entry, "path": "a//b"}]}, "tree.path 'a//b' is not a valid"),
+        ("commits", {"message": "m", "tree": main}, "Tree SHA does not exist"),
+        ("commits", {"message": "m", "tree": tree.sha, "parents": [tree.sha]}, "Parent SHA"),
+        ("commits", {"tree": tree.sha}, 'Invalid request.\n\n"message" wasn\'t supplied.'),
+        ("blobs", {"content": "%%%", "encoding": "base64"}, "content is not valid Base64"),
+    ]
+    for kind, body, message in refusals:
+        status, _, answer = raw(f"{git}/{kind}", method="POST", body=body)
+        assert (status, answer["message"][: len(message)]) == (422, message), body
+
+
+def test_refs_are_created_once_and_moved_forward_unless_forced(github: FakeGitHub) -> None:
+    first = github.push(REPO, "main", {"a": "1"})
+    second = github.push(REPO, "main", {"a": "2"})
+    with client(github) as gh:
+        repo = gh.get_repo(REPO)
+        with pytest.raises(UnknownObjectException):
+            _ = repo.get_git_ref("heads/side").object
+        side = repo.create_git_ref("refs/heads/side", first)
+        assert side.url == f"{github.url}/repos/{REPO}/git/refs/heads/side"
+        failures: list[tuple[str, str]] = [
+            ("refs/heads/side", first),  # exists
+            ("heads/other", first),  # not under refs/
+            ("refs/heads/a..b", first),  # git refuses the name
+            ("refs/heads/other", "f" * 40),  # no such object
+        ]
+        for name, sha in failures:
+            with pytest.raises(GithubException) as refused:
+                repo.create_git_ref(name, sha)
+            assert refused.value.status == 422, name
+        side.edit(second)  # a fast forward
+        with pytest.raises(GithubException) as backwards:
+            side.edit(first)
+        assert backwards.value.data["message"] == "Update is not a fast forward"
+        side.edit(first, force=True)
+        assert side.object.sha == first
+    assert github.repo(REPO).refs["refs/heads/side"] == first
+    patches = github.seen("PATCH", f"/repos/{REPO}/git/refs/heads/side")
+    assert [(r.status, r.body.get("force")) for r in patches] == [
+        (200, None),
+        (422, None),
+        (200, True),
+    ]
+
+
+def test_contents_are_read_at_a_branch_or_a_commit(github: FakeGitHub) -> None:
+    old = github.push(
+        REPO, "main", {"tofu/oci/a.json": "old\n", "tofu/b": "b", "big": "x" * 2_000_000}
+    )
+    github.push(REPO, "main", {"tofu/oci/a.json": "new\n"})
+    with client(github) as gh:
+        repo = gh.get_repo(REPO)
+        latest = repo.get_contents("tofu/oci/a.json")
+        assert not isinstance(latest, list)
+        assert (latest.decoded_content, latest.path, latest.name) == (
+            b"new\n",
+            "tofu/oci/a.json",
+            "a.json",
+        )
+        at_old = repo.get_contents("tofu/oci/a.json", ref=old[:7])
+        assert not isinstance(at_old, list) and at_old.decoded_content == b"old\n"
+        assert at_old.sha == hashlib.sha1(b"blob 4\x00old\n", usedforsecurity=False).hexdigest()
+        listing = repo.get_contents("tofu", ref="main")
+        assert isinstance(listing, list)
+        assert [(c.type, c.path) for c in listing] == [("file", "tofu/b"), ("dir", "tofu/oci")]
+        big = repo.get_contents("big")
+        assert not isinstance(big, list) and (big.encoding, big.size) == ("none", 2_000_000)
+        with pytest.raises(UnknownObjectException):
+            repo.get_contents("tofu/none.json")
+        with pytest.raises(GithubException) as no_ref:
+            repo.get_contents("tofu/oci/a.json", ref="nope")
+        assert (no_ref.value.status, no_ref.value.data["message"]) == (
+            404,
+            "No commit found for the ref nope",
+        )
+
+
+def test_pull_requests_are_opened_once_per_head_and_base(github: FakeGitHub) -> None:
+    main = github.push(REPO, "main", {"a": "1"})
+    github.repo(REPO).refs["refs/heads/same"] = main  # no commit of its own
+    github.push(REPO, "feature", {"a": "2"})
+    with client(github) as gh:
+        repo = gh.get_repo(REPO)
+        refusals: list[tuple[dict[str, str], dict[str, str]]] = [
+            ({"head": "same"}, {"code": "custom", "message": "No commits between main and same"}),
+            ({"head": "gone"}, {"code": "invalid", "field": "head"}),
+            ({"head": "mallory:feature"}, {"code": "invalid", "field": "head"}),
+            ({"base": "gone"}, {"code": "invalid", "field": "base"}),
+            ({"title": ""}, {"code": "missing_field", "field": "title"}),
+        ]
+        for change, error in refusals:
+            arguments = {"base": "main", "head": "feature", "title": "A change", **change}
+            with pytest.raises(GithubException) as refused:
+                repo.create_pull(arguments["base"], arguments["head"], title=arguments["title"])
+            assert refused.value.status == 422, change
+            assert error.items() <= refused.value.data["errors"][0].items(), change
+        pull = repo.create_pull("main", "octo:feature", title="A change", body="why")
+        assert (pull.head.ref, pull.head.label, pull.base.ref, pull.body) == (
+            "feature",
+            "octo:feature",
+            "main",
+            "why",
+        )
+        with pytest.raises(GithubException) as twice:
+            repo.create_pull("main", "feature", title="Again")
+        assert twice.value.data["errors"][0]["message"] == (
+            "A pull request already exists for octo:feature."
+        )
+        pull.edit(body="because", title="The change")
+        assert (pull.body, pull.title) == ("because", "The change")
+        with pytest.raises(GithubException):
+            pull.edit(body="x" * 65_537)
+        pull.edit(state="closed")
+        assert repo.create_pull("main", "feature", title="Anew").number == pull.number + 1
+
+
+def test_the_head_filter_needs_its_owner(github: FakeGitHub) -> None:
+    github.push(REPO, "main", {"a": "1"})
+    github.push(REPO, "feature", {"a": "2"})
+    github.push(REPO, "other", {"a": "3"})
+    ours = github.add_pull(REPO, 2, head_ref="feature")
+    github.add_pull(REPO, 3, head_ref="other")
+    github.add_pull(REPO, 4, head_ref="feature", closed=True)
+    with client(github) as gh:
+        repo = gh.get_repo(REPO)
+
+        def numbers(**filters: str) -> list[int]:
+            return [p.number for p in repo.get_pulls(**filters)]
+
+        assert numbers(head="octo:feature") == [ours.number]
+        assert numbers(head="feature") == [3, 2, 1]  # GitHub ignores it: every open one
+        assert numbers(head="mallory:feature") == []
+        assert numbers(head="octo:feature", state="all") == [4, 2]
+        assert numbers(head="octo:feature", base="develop") == []
+    assert github.seen("GET", f"/repos/{REPO}/pulls")[0].query["head"] == ["octo:feature"]
+
+
+def test_a_branch_moved_onto_its_base_closes_its_pull_and_a_merged_head_merges_it(
+    github: FakeGitHub,
+) -> None:
+    main = github.push(REPO, "main", {"a": "1"})
+    github.push(REPO, "reset", {"a": "2"})
+    feature = github.push(REPO, "feature", {"a": "3"})
+    reset = github.add_pull(REPO, 2, head_ref="reset")
+    merged = github.add_pull(REPO, 3, head_ref="feature")
+    with client(github) as gh:
+        repo = gh.get_repo(REPO)
+        repo.get_git_ref("heads/reset").edit(main, force=True)  # no commits left
+        ref = repo.get_git_ref("heads/main")
+        _ = ref.object
+        ref.edit(feature)  # main takes the feature in
+        states = {p.number: (p.state, p.merged) for p in repo.get_pulls(state="all")}
+    assert states == {1: ("open", False), 2: ("closed", False), 3: ("closed", True)}
+    assert reset.head_sha == main and merged.merged_at is not None

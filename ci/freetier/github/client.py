@@ -23,6 +23,7 @@ from github.Auth import Token
 from github.GithubException import GithubException, RateLimitExceededExceedsMaxWait
 from github.GithubRetry import GithubRetry
 from github.MainClass import Github
+from github.Repository import Repository
 from urllib3 import Retry
 from urllib3.connectionpool import ConnectionPool
 from urllib3.response import BaseHTTPResponse, HTTPResponse
@@ -231,3 +232,16 @@ def remote_errors(action: str, token: str) -> Iterator[None]:
     except (GithubException, requests.RequestException) as exc:
         # Not chained: a traceback must not print what the server or transport echoed.
         raise remote_error(action, exc, token) from None
+
+
+def open_repository(gh: Github, repo: str, token: str) -> Repository:
+    """`repo` ("owner/name"); a 404 is bad input (GitHub answers 404 for "no access" too)."""
+    with remote_errors(f"reading repository {repo}", token):
+        try:
+            return gh.get_repo(repo)
+        except GithubException as exc:
+            if exc.status == 404:
+                raise ConfigError(
+                    [f"{repo}: no such repository, or the token cannot read it"]
+                ) from None
+            raise

@@ -23,6 +23,7 @@ from freetier.github.client import (
     RetryPolicy,
     check_repo_name,
     connect,
+    open_repository,
     remote_errors,
     require_token,
     scrub,
@@ -229,7 +230,7 @@ def pulls_for_commit(
     token = require_token(token)
     check_repo_name(repo)
     with connect(token, base_url=base_url, retry=retry) as gh:
-        repository = _open_repo(gh, repo, token)
+        repository = open_repository(gh, repo, token)
         with remote_errors(f"listing the pull requests of commit {sha} in {repo}", token):
             try:
                 commit = repository.get_commit(sha)
@@ -240,22 +241,10 @@ def pulls_for_commit(
             return sorted(p.number for p in commit.get_pulls() if p.merged_at is not None)
 
 
-def _open_repo(gh: Github, repo: str, token: str) -> Repository:
-    with remote_errors(f"reading repository {repo}", token):
-        try:
-            return gh.get_repo(repo)
-        except GithubException as exc:
-            if exc.status == 404:
-                raise ConfigError(
-                    [f"{repo}: no such repository, or the token cannot read it"]
-                ) from None
-            raise
-
-
 def _open_pull(gh: Github, repo: str, pr: int, token: str) -> tuple[Repository, PullRequest]:
     if pr < 1:
         raise ConfigError([f"--pr {pr}: not a pull request number"])
-    repository = _open_repo(gh, repo, token)
+    repository = open_repository(gh, repo, token)
     with remote_errors(f"reading pull request #{pr} of {repo}", token):
         try:
             return repository, repository.get_pull(pr)
