@@ -321,3 +321,26 @@ def test_publish_image_takes_credentials_as_secrets(module: Freetier) -> None:
     ) in calls
     with pytest.raises(ValueError, match="image"):
         module.publish_image(name="base", oci_config=c, oci_key=k)
+
+
+def test_propose_images_puts_the_published_ocids_in_the_tree_and_opens_a_pr(
+    module: Freetier,
+) -> None:
+    token = dag.set_secret("t", "x")
+    tfvars = dag.directory().file("images.auto.tfvars.json")
+    out = module.propose_images(tfvars=tfvars, github_token=token, repo="o/r", stack="s/stack.yaml")
+    calls = _calls(out)
+    target = f"{pipeline.SRC}/s/tofu/oci/images.auto.tfvars.json"
+    assert ("withFile", {"path": target, "source": tfvars}) in calls
+    assert ("withSecretVariable", {"name": "GITHUB_TOKEN", "secret": token}) in calls
+    assert _execs(out)[-1][1:] == [
+        "images",
+        "propose",
+        "--repo",
+        "o/r",
+        "--base",
+        "main",
+        "--stack",
+        "s/stack.yaml",
+    ]
+    assert MODULE.functions["propose_images"].cache_policy == "never"

@@ -324,3 +324,21 @@ def test_deploy_runs_in_production_one_at_a_time() -> None:
         "STATE_SECRET_KEY",
         "BACKEND_CONFIG",
     }
+
+
+def test_images_only_the_propose_job_writes_and_only_on_main() -> None:
+    doc = load(WORKFLOW_DIR / "images.yml")
+    writers = {
+        name: job["permissions"]
+        for name, job in jobs(doc).items()
+        if "write" in job.get("permissions", {}).values()
+    }
+    assert writers == {"propose": {"contents": "write", "pull-requests": "write"}}
+    propose = jobs(doc)["propose"]
+    assert propose["if"] == "github.event_name == 'push'"
+    assert propose["needs"] == "base-arm64"
+    (step,) = [s for s in propose["steps"] if DAGGER_ACTION in s.get("uses", "")]
+    assert step["with"]["args"].split()[:2] == [
+        "propose-images",
+        "--tfvars=out/images.auto.tfvars.json",
+    ]

@@ -234,8 +234,23 @@ class Freetier:
             ctr = ctr.with_file(f"/images/{name}-{arch}.qcow2", image)
             args = ["images", "publish", name, "--arch", arch]
         ctr = _freetier(ctr, *args, "--dir", "/images", "--stack", stack)
-        tfvars = PurePosixPath(stack).parent / "tofu" / "oci" / "images.auto.tfvars.json"
-        return ctr.file(f"{SRC}/{tfvars}")
+        return ctr.file(_image_tfvars(stack))
+
+    @uncached
+    def propose_images(
+        self,
+        tfvars: Annotated[dagger.File, Doc("images.auto.tfvars.json from publish_image")],
+        github_token: Annotated[dagger.Secret, Doc("GitHub token: pushes a branch, opens a PR")],
+        repo: Annotated[str, Doc("OWNER/NAME")],
+        base: Annotated[str, Doc("the branch the pull request targets")] = "main",
+        stack: Annotated[str, Doc("stack file, relative to the repository")] = "stack.yaml",
+    ) -> dagger.Container:
+        """Open or update the pull request that carries the new image OCIDs to tofu/oci, so
+        they reach the infrastructure through the same review as any change."""
+        ctr = _with_credentials(build_toolchain(self.source), github_token, None, None)
+        ctr = ctr.with_file(_image_tfvars(stack), tfvars)
+        args = ["images", "propose", "--repo", repo, "--base", base, "--stack", stack]
+        return _freetier(ctr, *args)
 
     @uncached
     def deploy(
@@ -261,6 +276,11 @@ class Freetier:
         ctr = _with_state_backend(ctr, state_access_key, state_secret_key)
         args = ["deploy", "--repo", repo, "--sha", sha, "--stack", stack]
         return _freetier(ctr, *args, *_backend_args(backend_config))
+
+
+def _image_tfvars(stack: str) -> str:
+    """Where `images publish` writes the image OCIDs and tofu/oci reads them."""
+    return f"{SRC}/{PurePosixPath(stack).parent / 'tofu' / 'oci' / 'images.auto.tfvars.json'}"
 
 
 def _backend_args(backend_config: str | None) -> list[str]:
