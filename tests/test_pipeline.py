@@ -344,3 +344,19 @@ def test_propose_images_puts_the_published_ocids_in_the_tree_and_opens_a_pr(
         "s/stack.yaml",
     ]
     assert MODULE.functions["propose_images"].cache_policy == "never"
+
+
+def test_every_parameter_is_documented_for_dagger_call_help() -> None:
+    undocumented = [
+        f"{fn.name}.{param.name}"
+        for fn in MODULE.functions.values()
+        for param in fn.parameters.values()
+        if not param.doc
+    ]
+    assert undocumented == []
+    stack = MODULE.functions["deploy"].parameters["stack"]
+    assert (stack.doc, stack.resolved_type, stack.has_default) == (
+        "stack file, relative to the repository",
+        str,
+        True,
+    )

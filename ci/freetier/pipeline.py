@@ -36,6 +36,18 @@ PLANS = "plans"  # under OUT; plan.bin and plan.json hold values in clear
 # Never sent to the engine: caches, local venvs and reports of earlier runs.
 SOURCE_IGNORE = [".venv", "**/__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache", "out"]
 
+# The parameters several functions share, documented once.
+StackFile = Annotated[str, Doc("stack file, relative to the repository")]
+OciConfig = Annotated[dagger.Secret, Doc("OCI CLI config file contents")]
+OciKey = Annotated[dagger.Secret, Doc("OCI API signing key (PEM)")]
+OptionalOciConfig = Annotated[dagger.Secret | None, Doc("OCI CLI config file contents")]
+OptionalOciKey = Annotated[dagger.Secret | None, Doc("OCI API signing key (PEM)")]
+StateAccessKey = Annotated[dagger.Secret | None, Doc("customer secret key id for the state bucket")]
+StateSecretKey = Annotated[dagger.Secret | None, Doc("customer secret key for the state bucket")]
+BackendConfig = Annotated[str | None, Doc("backend settings file, relative to the repository")]
+Layer = Annotated[str, Doc("the tofu layer, e.g. oci")]
+Repo = Annotated[str, Doc("OWNER/NAME")]
+
 
 @object_type
 class Freetier:
@@ -64,22 +76,16 @@ class Freetier:
         github_token: Annotated[
             dagger.Secret | None, Doc("GitHub token: posts the comment, checks and labels")
         ] = None,
-        oci_config: Annotated[dagger.Secret | None, Doc("OCI CLI config file contents")] = None,
-        oci_key: Annotated[dagger.Secret | None, Doc("OCI API signing key (PEM)")] = None,
-        state_access_key: Annotated[
-            dagger.Secret | None, Doc("customer secret key id for the state bucket")
-        ] = None,
-        state_secret_key: Annotated[
-            dagger.Secret | None, Doc("customer secret key for the state bucket")
-        ] = None,
-        backend_config: Annotated[
-            str | None, Doc("backend settings file, relative to the repository")
-        ] = None,
+        oci_config: OptionalOciConfig = None,
+        oci_key: OptionalOciKey = None,
+        state_access_key: StateAccessKey = None,
+        state_secret_key: StateSecretKey = None,
+        backend_config: BackendConfig = None,
         repo: Annotated[str | None, Doc("OWNER/NAME to post the comment to")] = None,
         pr_number: Annotated[int | None, Doc("the pull request")] = None,
         head_sha: Annotated[str | None, Doc("the pull request's head commit")] = None,
         base_sha: Annotated[str | None, Doc("the pull request's base commit")] = None,
-        stack: Annotated[str, Doc("stack file, relative to the repository")] = "stack.yaml",
+        stack: StackFile = "stack.yaml",
     ) -> dagger.Directory:
         """Every check, every layer's plan, the guard and the comment; returns the reports
         (pr-report.md/.json, comment.md, comment-full.md), never the plan files."""
@@ -96,10 +102,10 @@ class Freetier:
     @uncached
     def guard(
         self,
-        oci_config: Annotated[dagger.Secret | None, Doc("OCI CLI config file contents")] = None,
-        oci_key: Annotated[dagger.Secret | None, Doc("OCI API signing key (PEM)")] = None,
+        oci_config: OptionalOciConfig = None,
+        oci_key: OptionalOciKey = None,
         live: Annotated[bool, Doc("also count the tenancy's existing resources")] = False,
-        stack: Annotated[str, Doc("stack file, relative to the repository")] = "stack.yaml",
+        stack: StackFile = "stack.yaml",
         format: Annotated[str, Doc("text, json or markdown")] = "text",
     ) -> dagger.Container:
         """The free-tier guard: proves the stack stays at $0 (exit 1 when it would not)."""
@@ -110,19 +116,13 @@ class Freetier:
     @uncached
     def plan(
         self,
-        layer: Annotated[str, Doc("the tofu layer, e.g. oci")],
-        oci_config: Annotated[dagger.Secret, Doc("OCI CLI config file contents")],
-        oci_key: Annotated[dagger.Secret, Doc("OCI API signing key (PEM)")],
-        state_access_key: Annotated[
-            dagger.Secret | None, Doc("customer secret key id for the state bucket")
-        ] = None,
-        state_secret_key: Annotated[
-            dagger.Secret | None, Doc("customer secret key for the state bucket")
-        ] = None,
-        backend_config: Annotated[
-            str | None, Doc("backend settings file, relative to the repository")
-        ] = None,
-        stack: Annotated[str, Doc("stack file, relative to the repository")] = "stack.yaml",
+        layer: Layer,
+        oci_config: OciConfig,
+        oci_key: OciKey,
+        state_access_key: StateAccessKey = None,
+        state_secret_key: StateSecretKey = None,
+        backend_config: BackendConfig = None,
+        stack: StackFile = "stack.yaml",
     ) -> dagger.Directory:
         """Plan one layer and guard the plan; returns its plan folder (plan.bin and plan.json
         hold values in clear: keep the export private)."""
@@ -154,23 +154,17 @@ class Freetier:
     @uncached
     def apply(
         self,
-        layer: Annotated[str, Doc("the tofu layer, e.g. oci")],
-        oci_config: Annotated[dagger.Secret, Doc("OCI CLI config file contents")],
-        oci_key: Annotated[dagger.Secret, Doc("OCI API signing key (PEM)")],
+        layer: Layer,
+        oci_config: OciConfig,
+        oci_key: OciKey,
         plan: Annotated[
             dagger.Directory | None,
             Doc("a reviewed plan folder from `plan` (else: apply directly, with capacity retries)"),
         ] = None,
-        state_access_key: Annotated[
-            dagger.Secret | None, Doc("customer secret key id for the state bucket")
-        ] = None,
-        state_secret_key: Annotated[
-            dagger.Secret | None, Doc("customer secret key for the state bucket")
-        ] = None,
-        backend_config: Annotated[
-            str | None, Doc("backend settings file, relative to the repository")
-        ] = None,
-        stack: Annotated[str, Doc("stack file, relative to the repository")] = "stack.yaml",
+        state_access_key: StateAccessKey = None,
+        state_secret_key: StateSecretKey = None,
+        backend_config: BackendConfig = None,
+        stack: StackFile = "stack.yaml",
     ) -> dagger.Container:
         """Apply one layer: a reviewed plan exactly, or directly with capacity retries."""
         ctr = _with_credentials(build_toolchain(self.source), None, oci_config, oci_key)
@@ -186,7 +180,7 @@ class Freetier:
         self,
         name: Annotated[str, Doc("base or proxmox (recipes in images/)")],
         arch: Annotated[str, Doc("arm64 (A1) or amd64 (E2.1.Micro)")] = "arm64",
-        stack: Annotated[str, Doc("stack file, relative to the repository")] = "stack.yaml",
+        stack: StackFile = "stack.yaml",
     ) -> dagger.File:
         """Build NAME-ARCH.qcow2 from Debian packages; export it with `... export --path`."""
         out = "/images"
@@ -216,13 +210,13 @@ class Freetier:
     def publish_image(
         self,
         name: Annotated[str, Doc("base or proxmox; or talos (from the Image Factory)")],
-        oci_config: Annotated[dagger.Secret, Doc("OCI CLI config file contents")],
-        oci_key: Annotated[dagger.Secret, Doc("OCI API signing key (PEM)")],
+        oci_config: OciConfig,
+        oci_key: OciKey,
         image: Annotated[
             dagger.File | None, Doc("NAME-ARCH.qcow2 from build_image (not for talos)")
         ] = None,
         arch: Annotated[str, Doc("arm64 or amd64")] = "arm64",
-        stack: Annotated[str, Doc("stack file, relative to the repository")] = "stack.yaml",
+        stack: StackFile = "stack.yaml",
     ) -> dagger.File:
         """Upload, import and register the image; returns tofu/oci/images.auto.tfvars.json."""
         ctr = _with_credentials(build_toolchain(self.source), None, oci_config, oci_key)
@@ -241,9 +235,9 @@ class Freetier:
         self,
         tfvars: Annotated[dagger.File, Doc("images.auto.tfvars.json from publish_image")],
         github_token: Annotated[dagger.Secret, Doc("GitHub token: pushes a branch, opens a PR")],
-        repo: Annotated[str, Doc("OWNER/NAME")],
+        repo: Repo,
         base: Annotated[str, Doc("the branch the pull request targets")] = "main",
-        stack: Annotated[str, Doc("stack file, relative to the repository")] = "stack.yaml",
+        stack: StackFile = "stack.yaml",
     ) -> dagger.Container:
         """Open or update the pull request that carries the new image OCIDs to tofu/oci, so
         they reach the infrastructure through the same review as any change."""
@@ -255,21 +249,15 @@ class Freetier:
     @uncached
     def deploy(
         self,
-        oci_config: Annotated[dagger.Secret, Doc("OCI CLI config file contents")],
-        oci_key: Annotated[dagger.Secret, Doc("OCI API signing key (PEM)")],
+        oci_config: OciConfig,
+        oci_key: OciKey,
         github_token: Annotated[dagger.Secret, Doc("GitHub token: reads the merged PR")],
-        repo: Annotated[str, Doc("OWNER/NAME")],
+        repo: Repo,
         sha: Annotated[str, Doc("the commit on main being deployed")],
-        state_access_key: Annotated[
-            dagger.Secret | None, Doc("customer secret key id for the state bucket")
-        ] = None,
-        state_secret_key: Annotated[
-            dagger.Secret | None, Doc("customer secret key for the state bucket")
-        ] = None,
-        backend_config: Annotated[
-            str | None, Doc("backend settings file, relative to the repository")
-        ] = None,
-        stack: Annotated[str, Doc("stack file, relative to the repository")] = "stack.yaml",
+        state_access_key: StateAccessKey = None,
+        state_secret_key: StateSecretKey = None,
+        backend_config: BackendConfig = None,
+        stack: StackFile = "stack.yaml",
     ) -> dagger.Container:
         """On main: apply each layer exactly as its merged pull request reviewed it."""
         ctr = _with_credentials(build_toolchain(self.source), github_token, oci_config, oci_key)
