@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from freetier.cli_images import register_images
+from freetier.cli_images_publish import register_publish
 from freetier.errors import FreetierError
 from tests.conftest import ROOT, SHIPPED_STACK
 
@@ -36,10 +37,10 @@ class CliRun:
 
 
 def images_parser() -> argparse.ArgumentParser:
-    """`freetier images ...` as cli.py wires it (register_images under the root parser)."""
+    """`freetier images ...` as cli.py wires it: the build half, then the upload half."""
     parser = argparse.ArgumentParser(prog="freetier")
     parser.set_defaults(debug=False)
-    register_images(parser.add_subparsers())
+    register_publish(register_images(parser.add_subparsers()))
     return parser
 
 

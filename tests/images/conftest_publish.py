@@ -1,25 +1,20 @@
 """Helpers for the upload half's tests: a fake tenancy the real oci SDK talks to, the shipped
-stack pointed at it, image files, and the `images publish|talos` CLI driven in-process.
+stack pointed at it, and image files (the CLI in-process is `tests.images.run_images`).
 
 Not a conftest.py (the image tests share their folder with the build half's): the test
 modules import what they use from here."""
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import io
 import os
-import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from freetier.cli_images_publish import register_publish
-from freetier.errors import FreetierError
 from freetier.images.importer import Waiting
 from freetier.images.publish import PublishOptions
 from freetier.oci_clients import RetryPolicy, load_oci_config
@@ -84,42 +79,3 @@ def random_file(path: Path, size: int, *, qcow2: bool = True) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return path
-
-
-@dataclass(frozen=True)
-class CliRun:
-    code: int
-    out: str
-    err: str
-
-
-def images_parser() -> argparse.ArgumentParser:
-    """`freetier images ...` as cli.py will wire it: the build half's `register_images`
-    returns the subparsers `register_publish` adds to."""
-    parser = argparse.ArgumentParser(prog="freetier")
-    parser.set_defaults(debug=False)
-    sub = parser.add_subparsers()
-    images = sub.add_parser("images")
-    register_publish(images.add_subparsers())
-    return parser
-
-
-def run_cli(argv: Sequence[str]) -> CliRun:
-    """The CLI in-process, with `freetier.cli.main`'s error handling: FreetierError becomes
-    `freetier: error: ...` lines and its exit code; anything else is a bug and propagates."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        args = images_parser().parse_args(list(argv))
-        try:
-            code = int(args.handler(args))
-        except FreetierError as exc:
-            if args.debug:
-                traceback.print_exc()
-            for line in str(exc).splitlines() or [type(exc).__name__]:
-                print(f"freetier: error: {line}", file=err)
-            code = exc.exit_code
-    return CliRun(code, out.getvalue(), err.getvalue())
-
-
-def error_lines(run: CliRun) -> list[str]:
-    return [line for line in run.err.splitlines() if line.startswith("freetier: error:")]

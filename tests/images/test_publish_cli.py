@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.images.conftest_publish import MIB, World, error_lines, random_file, run_cli, world
+from tests.images import run_images
+from tests.images.conftest_publish import MIB, World, random_file, world
 
 
 @pytest.fixture
@@ -38,7 +39,7 @@ def _argv(env: World, *extra: str) -> list[str]:
 def test_publish_prints_the_ocid_and_writes_tfvars(env: World) -> None:
     random_file(env.root / "out" / "base-arm64.qcow2", 25 * MIB)
 
-    run = run_cli(_argv(env))
+    run = run_images(_argv(env))
 
     assert run.code == 0, run.err
     tfvars = json.loads((env.root / "tofu" / "oci" / "images.auto.tfvars.json").read_text())
@@ -54,9 +55,9 @@ def _interrupt(env: World) -> None:
     policy would back off for seconds on a 5xx (test_publish_upload.py drives that path)."""
     random_file(env.root / "out" / "base-arm64.qcow2", 25 * MIB)
     env.fake.inject("/n/", 409, "Conflict", method="PUT", query={"uploadPartNum": "3"}, times=None)
-    failed = run_cli(_argv(env, "--parallel", "1"))
+    failed = run_images(_argv(env, "--parallel", "1"))
     assert failed.code == 1
-    [line] = error_lines(failed)
+    [line] = failed.errors
     assert "upload_part: HTTP 409 Conflict" in line
     assert "kept with 2 of 3 parts: rerun to resume, or --abort to discard it" in line
     assert not (env.root / "tofu" / "oci" / "images.auto.tfvars.json").exists()
@@ -66,7 +67,7 @@ def _interrupt(env: World) -> None:
 def test_a_rerun_resumes_an_interrupted_upload(env: World) -> None:
     _interrupt(env)
 
-    run = run_cli(_argv(env))
+    run = run_images(_argv(env))
 
     assert run.code == 0, run.err
     assert "1 part(s) uploaded, 2 resumed, 5.0 MiB sent" in run.out
@@ -76,7 +77,7 @@ def test_a_rerun_resumes_an_interrupted_upload(env: World) -> None:
 def test_abort_discards_an_interrupted_upload(env: World) -> None:
     _interrupt(env)
 
-    run = run_cli(_argv(env, "--abort"))
+    run = run_images(_argv(env, "--abort"))
 
     assert run.code == 0, run.err
     assert "base-arm64: 1 unfinished upload(s) aborted" in run.out
@@ -89,10 +90,10 @@ def test_missing_credentials_are_one_line_exit_2(
     random_file(env.root / "out" / "base-arm64.qcow2", MIB)
     monkeypatch.setenv("OCI_CLI_CONFIG_FILE", str(env.root / "nowhere" / "config"))
 
-    run = run_cli(_argv(env))
+    run = run_images(_argv(env))
 
     assert run.code == 2
-    assert error_lines(run) == [
+    assert run.errors == [
         f"freetier: error: {env.root / 'nowhere' / 'config'}: OCI config file not found "
         "(set OCI_CLI_CONFIG_FILE)"
     ]
@@ -105,10 +106,10 @@ def test_wrong_credentials_are_one_line_and_import_nothing(
     random_file(env.root / "out" / "base-arm64.qcow2", MIB)
     env.fake.keys.clear()  # the tenancy no longer knows the key
 
-    run = run_cli(_argv(env))
+    run = run_images(_argv(env))
 
     assert run.code == 1
-    [line] = error_lines(run)
+    [line] = run.errors
     assert "HTTP 401 NotAuthenticated" in line
     assert env.fake.state["images"] == [] and env.fake.objects == {}
 
@@ -124,9 +125,9 @@ def test_wrong_credentials_are_one_line_and_import_nothing(
 def test_bad_input_is_exit_2(env: World, argv: list[str], says: str) -> None:
     args = _argv(env)
     args[2] = argv[0]
-    run = run_cli(args)
+    run = run_images(args)
     assert run.code == 2
-    [line] = error_lines(run)
+    [line] = run.errors
     assert says in line
 
 
@@ -135,5 +136,5 @@ def test_unknown_arch_and_small_parts_are_refused_by_the_parser(
 ) -> None:
     for extra in (["--arch", "riscv64"], ["--part-size", "4"], ["--parallel", "0"]):
         with pytest.raises(SystemExit) as info:
-            run_cli([*_argv(env), *extra])
+            run_images([*_argv(env), *extra])
         assert info.value.code == 2

@@ -29,7 +29,8 @@ from freetier.images.talos import (
     publish_talos,
 )
 from freetier.images.talos_fetch import Fetching, download
-from tests.images.conftest_publish import MIB, OPTIONS, World, run_cli, world
+from tests.images import run_images
+from tests.images.conftest_publish import MIB, OPTIONS, World, world
 
 NO_WAIT = Fetching(attempts=3, timeout_seconds=5.0, backoff_seconds=0.0)
 RAW_SIZE = 8 * MIB
@@ -283,7 +284,7 @@ def test_cli_talos_prints_the_source_and_the_image(
 ) -> None:
     factory.files[_path("v1.13.9", "oracle-arm64.qcow2")] = b"QFI\xfb" + os.urandom(2 * MIB)
 
-    run = run_cli(
+    run = run_images(
         [
             "images",
             "talos",
