@@ -8,10 +8,10 @@ Needs root and the Debian packages of `./dev setup`. A --deb-cache that already 
 .debs measures the build without the downloads.
 
 Upload: a 64 MiB file goes through `freetier.images.publish_upload.upload_file` and the real
-oci SDK to the fake Object Storage (tests/fakes/oci_server.py), throttled per request as a real
-endpoint limits each connection, once with 4 parts in flight and once with one, in this one
-invocation; the figure is their ratio. The fake runs in its own process, as the service runs
-on another machine: in this one it would share the client's GIL. Target: >= 3x.
+oci SDK to the fake Object Storage (tests/fakes/oci_objectstorage.py), throttled per request
+as a real endpoint limits each connection, once with 4 parts in flight and once with one, in
+this one invocation; the figure is their ratio. The fake runs in its own process, as the
+service runs on another machine: in this one it would share the client's GIL. Target: >= 3x.
 
 Run: .venv/bin/python bench/images.py [--arch arm64] [--deb-cache DIR] [--out DIR]
      [--no-lynis] [--only build|upload]
