@@ -20,12 +20,15 @@ Every request must carry `Authorization: token <t>` or `Bearer <t>` with the see
 With `prefix="/api/v3"` it serves like GitHub Enterprise: REST under /api/v3, GraphQL at
 /api/graphql. Tests seed state with the `add_*` methods, inject faults with `inject`, and
 read `requests` (no header is recorded, so no token either).
+
+The fake is split by concern: this module serves, dispatches and keeps the pull request,
+comment, label and check run rules; `github_git` the git object store and its endpoints (mixed
+into `FakeGitHub`); `github_state` the records both work on; `github_wire` GitHub's error and
+pagination conventions. The names tests use are all importable from here.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import itertools
 import json
 import re
@@ -33,20 +36,35 @@ import threading
 import time
 import uuid
 import zlib
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from typing import Any
-from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+from tests.fakes.github_git import GitStore
+from tests.fakes.github_state import CheckRunRecord, Comment, GitCommit, Label, Pull, Repo
+from tests.fakes.github_wire import ApiError, Json, Page, invalid, iso, not_found, query_last
 from tests.fakes.serving import LocalServer
 
-DOCS = "https://docs.github.com/rest"
+__all__ = [
+    "PRIMARY_RATE_LIMIT",
+    "SECONDARY_RATE_LIMIT",
+    "ApiError",
+    "CheckRunRecord",
+    "Comment",
+    "FakeGitHub",
+    "Fault",
+    "GitCommit",
+    "Label",
+    "Pull",
+    "Repo",
+    "SeenRequest",
+]
+
 COMMENT_LIMIT = 65_536
 SUMMARY_LIMIT = 65_535
-DEFAULT_PER_PAGE = 30
-MAX_PER_PAGE = 100
 BOT_LOGIN = "github-actions[bot]"
 EPOCH = datetime(2026, 6, 1, tzinfo=UTC)
 CONCLUSIONS = frozenset(
@@ -57,48 +75,6 @@ SECONDARY_RATE_LIMIT = (
     "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
 )
 PRIMARY_RATE_LIMIT = "API rate limit exceeded for installation ID 1."
-CONTENTS_LIMIT = 1_048_576  # bytes the contents API sends inline; a bigger file comes empty
-FILE_MODES = frozenset({"100644", "100755", "120000"})
-
-Json = dict[str, Any]
-
-
-class ApiError(Exception):
-    """A GitHub error response."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        errors: list[Json] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.errors = errors
-        self.headers = headers or {}
-
-    def body(self) -> Json:
-        body: Json = {
-            "message": self.message,
-            "documentation_url": DOCS,
-            "status": str(self.status),
-        }
-        if self.errors is not None:
-            body["errors"] = self.errors
-        return body
-
-
-def not_found() -> ApiError:
-    return ApiError(404, "Not Found")
-
-
-def invalid(resource: str, code: str, field_name: str, message: str | None = None) -> ApiError:
-    error: Json = {"resource": resource, "code": code, "field": field_name}
-    if message:
-        error["message"] = message
-    return ApiError(422, "Validation Failed", [error])
 
 
 @dataclass
@@ -133,115 +109,11 @@ class SeenRequest:
     body: Any = None
 
 
-@dataclass
-class Comment:
-    id: int
-    node_id: str
-    body: str
-    user: str
-    created_at: datetime
-    updated_at: datetime
-    minimized: bool = False
-    minimized_reason: str | None = None
-
-
-@dataclass
-class Label:
-    id: int
-    node_id: str
-    name: str
-    color: str
-    description: str | None = None
-
-
-@dataclass
-class Pull:
-    id: int
-    node_id: str
-    number: int
-    title: str
-    head_sha: str
-    head_ref: str
-    base_ref: str
-    user: str
-    created_at: datetime
-    merged_at: datetime | None = None
-    labels: list[str] = field(default_factory=list)  # names, in the order they were added
-    comments: list[Comment] = field(default_factory=list)
-    body: str = ""
-    closed_at: datetime | None = None
-
-    @property
-    def open(self) -> bool:
-        return self.merged_at is None and self.closed_at is None
-
-
-@dataclass
-class CheckRunRecord:
-    id: int
-    node_id: str
-    name: str
-    head_sha: str
-    status: str
-    conclusion: str | None
-    output: Json
-    created_at: datetime
-
-
-@dataclass
-class Repo:
-    id: int
-    node_id: str
-    owner: str
-    name: str
-    default_branch: str = "main"
-    pulls: dict[int, Pull] = field(default_factory=dict)
-    labels: dict[str, Label] = field(default_factory=dict)  # by lower-case name
-    check_runs: list[CheckRunRecord] = field(default_factory=list)
-    commits: dict[str, list[int]] = field(default_factory=dict)  # sha -> associated PRs
-    blobs: dict[str, bytes] = field(default_factory=dict)
-    trees: dict[str, dict[str, str]] = field(default_factory=dict)  # sha -> {full path: blob}
-    git_commits: dict[str, GitCommit] = field(default_factory=dict)
-    refs: dict[str, str] = field(default_factory=dict)  # "refs/heads/main" -> commit sha
-
-    @property
-    def full_name(self) -> str:
-        return f"{self.owner}/{self.name}"
-
-    def resolve(self, ref: str) -> str | None:
-        """The commit a branch, tag, full ref or (abbreviated) commit SHA names."""
-        for name in (f"refs/heads/{ref}", f"refs/tags/{ref}", ref):
-            if name in self.refs:
-                return self.refs[name]
-        found = [s for s in self.git_commits if s.startswith(ref)] if len(ref) >= 7 else []
-        return found[0] if len(found) == 1 else None
-
-    def history(self, sha: str) -> set[str]:
-        """`sha` and every commit it descends from."""
-        seen: set[str] = set()
-        todo = [sha]
-        while todo:
-            current = todo.pop()
-            if current not in seen and current in self.git_commits:
-                seen.add(current)
-                todo.extend(self.git_commits[current].parents)
-        return seen
-
-
-@dataclass(frozen=True)
-class GitCommit:
-    sha: str
-    tree: str
-    parents: tuple[str, ...]
-    message: str
-    created_at: datetime
-
-
 Handler = Callable[["FakeGitHub", Repo, dict[str, str], dict[str, list[str]], Any], Any]
 _REPO = r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)"
 
 
-class FakeGitHub(LocalServer):
+class FakeGitHub(GitStore, LocalServer):
     """The state and the rules; `serve()` runs it on 127.0.0.1."""
 
     def __init__(
@@ -322,39 +194,6 @@ class FakeGitHub(LocalServer):
 
     def add_commit(self, full_name: str, sha: str, pulls: tuple[int, ...] = ()) -> None:
         self.repo(full_name).commits.setdefault(sha, []).extend(pulls)
-
-    def push(
-        self,
-        full_name: str,
-        branch: str,
-        files: Mapping[str, bytes | str | None],
-        message: str = "A change",
-    ) -> str:
-        """Commit `files` (None deletes one) on top of `branch` and move the branch there; the
-        new commit's SHA. A new branch starts from the default branch (a root commit when the
-        repository has none yet)."""
-        repo = self.repo(full_name)
-        parent = repo.refs.get(f"refs/heads/{branch}") or repo.refs.get(
-            f"refs/heads/{repo.default_branch}"
-        )
-        tree = dict(repo.trees[repo.git_commits[parent].tree]) if parent else {}
-        for path, data in files.items():
-            if data is None:
-                tree.pop(path, None)
-            else:
-                tree[path] = self._blob(repo, data.encode() if isinstance(data, str) else data)
-        commit = self._commit(repo, self._tree(repo, tree), (parent,) if parent else (), message)
-        self._move_ref(repo, f"refs/heads/{branch}", commit.sha)
-        return commit.sha
-
-    def files_at(self, full_name: str, ref: str) -> dict[str, bytes]:
-        """Every file of the commit `ref` (a branch or a SHA) names, by full path."""
-        repo = self.repo(full_name)
-        sha = repo.resolve(ref)
-        if sha is None:
-            raise KeyError(ref)
-        tree = repo.trees[repo.git_commits[sha].tree]
-        return {path: repo.blobs[blob] for path, blob in tree.items()}
 
     def add_comment(self, full_name: str, number: int, body: str, *, user: str = "") -> Comment:
         pull = self.repo(full_name).pulls[number]
@@ -567,10 +406,10 @@ class FakeGitHub(LocalServer):
                 "label": f"{repo.owner}:{pull.base_ref}",
             },
             "merged": pull.merged_at is not None,
-            "merged_at": _iso(pull.merged_at),
-            "closed_at": _iso(pull.merged_at or pull.closed_at),
-            "created_at": _iso(pull.created_at),
-            "updated_at": _iso(pull.created_at),
+            "merged_at": iso(pull.merged_at),
+            "closed_at": iso(pull.merged_at or pull.closed_at),
+            "created_at": iso(pull.created_at),
+            "updated_at": iso(pull.created_at),
             "draft": False,
             "url": f"{api}/pulls/{pull.number}",
             "html_url": f"{self.root}/{repo.full_name}/pull/{pull.number}",
@@ -593,8 +432,8 @@ class FakeGitHub(LocalServer):
             "issue_url": f"{api}/issues/{pull.number}",
             "body": comment.body,
             "user": self._user(comment.user),
-            "created_at": _iso(comment.created_at),
-            "updated_at": _iso(comment.updated_at),
+            "created_at": iso(comment.created_at),
+            "updated_at": iso(comment.updated_at),
             "author_association": "NONE",
             "performed_via_github_app": None,
         }
@@ -609,8 +448,8 @@ class FakeGitHub(LocalServer):
             "external_id": "",
             "status": run.status,
             "conclusion": run.conclusion,
-            "started_at": _iso(run.created_at),
-            "completed_at": _iso(run.created_at) if run.status == "completed" else None,
+            "started_at": iso(run.created_at),
+            "completed_at": iso(run.created_at) if run.status == "completed" else None,
             "output": {
                 "title": run.output.get("title"),
                 "summary": run.output.get("summary"),
@@ -623,121 +462,6 @@ class FakeGitHub(LocalServer):
             "details_url": f"{self.root}/{repo.full_name}/runs/{run.id}",
             "pull_requests": [],
         }
-
-    def _ref_json(self, repo: Repo, name: str) -> Json:
-        api = f"{self.url}/repos/{repo.full_name}"
-        sha = repo.refs[name]
-        return {
-            "ref": name,
-            "node_id": f"REF_fake{zlib.crc32(name.encode())}",
-            "url": f"{api}/git/{quote(name)}",
-            "object": {"sha": sha, "type": "commit", "url": f"{api}/git/commits/{sha}"},
-        }
-
-    def _git_commit_json(self, repo: Repo, commit: GitCommit) -> Json:
-        api = f"{self.url}/repos/{repo.full_name}"
-        html = f"{self.root}/{repo.full_name}/commit"
-        person = {
-            "name": self.login,
-            "email": f"{zlib.crc32(self.login.encode())}+{self.login}@users.noreply.github.com",
-            "date": _iso(commit.created_at),
-        }
-        return {
-            "sha": commit.sha,
-            "node_id": f"C_fake{commit.sha[:12]}",
-            "url": f"{api}/git/commits/{commit.sha}",
-            "html_url": f"{html}/{commit.sha}",
-            "author": person,
-            "committer": person,
-            "message": commit.message,
-            "tree": {"sha": commit.tree, "url": f"{api}/git/trees/{commit.tree}"},
-            "parents": [
-                {"sha": p, "url": f"{api}/git/commits/{p}", "html_url": f"{html}/{p}"}
-                for p in commit.parents
-            ],
-            "verification": {"verified": False, "reason": "unsigned", "signature": None},
-        }
-
-    def _tree_json(self, repo: Repo, sha: str) -> Json:
-        """Every file by its full path, as `?recursive=1` lists them (without the folders)."""
-        api = f"{self.url}/repos/{repo.full_name}"
-        entries = [
-            {"path": path, "mode": "100644", "type": "blob", "sha": blob,
-             "size": len(repo.blobs[blob]), "url": f"{api}/git/blobs/{blob}"}
-            for path, blob in sorted(repo.trees[sha].items())
-        ]  # fmt: skip
-        return {"sha": sha, "url": f"{api}/git/trees/{sha}", "tree": entries, "truncated": False}
-
-    def _content_json(
-        self, repo: Repo, path: str, sha: str, ref: str, *, kind: str = "file", listed: bool = False
-    ) -> Json:
-        api = f"{self.url}/repos/{repo.full_name}"
-        url = f"{api}/contents/{quote(path)}?ref={quote(ref, safe='')}"
-        git_url = f"{api}/git/{'blobs' if kind == 'file' else 'trees'}/{sha}"
-        html_url = f"{self.root}/{repo.full_name}/{'blob' if kind == 'file' else 'tree'}"
-        html_url += f"/{quote(ref)}/{quote(path)}"
-        data = repo.blobs.get(sha, b"")
-        body: Json = {
-            "type": kind,
-            "size": len(data),
-            "name": path.rsplit("/", 1)[-1],
-            "path": path,
-            "sha": sha,
-            "url": url,
-            "git_url": git_url,
-            "html_url": html_url,
-            "download_url": f"{self.root}/{repo.full_name}/raw/{quote(ref)}/{quote(path)}"
-            if kind == "file"
-            else None,
-            "_links": {"self": url, "git": git_url, "html": html_url},
-        }
-        if kind == "file" and not listed:
-            inline = len(data) <= CONTENTS_LIMIT
-            encoded = base64.b64encode(data).decode() if inline else ""
-            lines = [encoded[i : i + 60] + "\n" for i in range(0, len(encoded), 60)]
-            body.update(encoding="base64" if inline else "none", content="".join(lines))
-        return body
-
-    # --- git objects -----------------------------------------------------------------------
-
-    @staticmethod
-    def _blob(repo: Repo, data: bytes) -> str:
-        sha = hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
-        repo.blobs[sha] = data
-        return sha
-
-    @staticmethod
-    def _tree(repo: Repo, files: dict[str, str]) -> str:
-        listing = "".join(f"{path}\0{blob}\n" for path, blob in sorted(files.items()))
-        sha = hashlib.sha1(b"tree " + listing.encode(), usedforsecurity=False).hexdigest()
-        repo.trees[sha] = dict(files)
-        return sha
-
-    def _commit(self, repo: Repo, tree: str, parents: tuple[str, ...], message: str) -> GitCommit:
-        now = self.now()
-        seed = json.dumps([tree, parents, message, _iso(now), self._id()])
-        sha = hashlib.sha1(b"commit " + seed.encode(), usedforsecurity=False).hexdigest()
-        commit = GitCommit(sha, tree, parents, message, now)
-        repo.git_commits[commit.sha] = commit
-        repo.commits.setdefault(commit.sha, [])  # check runs may attach to it
-        return commit
-
-    def _move_ref(self, repo: Repo, name: str, sha: str) -> None:
-        """Point `name` at `sha`, then settle the open pull requests as GitHub does: one whose
-        branch moved into its base's history has no commits left and is closed; one whose
-        base took its head in is merged."""
-        repo.refs[name] = sha
-        branch = name.removeprefix("refs/heads/")
-        for pull in repo.pulls.values():
-            base = repo.refs.get(f"refs/heads/{pull.base_ref}")
-            if not pull.open or base is None:
-                continue
-            if pull.head_ref == branch:
-                pull.head_sha = sha
-                if sha in repo.history(base):
-                    pull.closed_at = self.now()
-            elif pull.base_ref == branch and pull.head_sha in repo.history(sha):
-                pull.merged_at = self.now()
 
     # --- REST handlers ---------------------------------------------------------------------
 
@@ -875,136 +599,14 @@ class FakeGitHub(LocalServer):
         numbers = sorted(set(repo.commits[sha]))
         return Page.of([self._pull_json(repo, repo.pulls[n]) for n in numbers], query)
 
-    def get_contents(
-        self, repo: Repo, params: dict[str, str], query: Any, body: Any
-    ) -> Json | list[Json]:
-        ref = _last(query, "ref") or repo.default_branch
-        sha = repo.resolve(ref)
-        if sha is None:
-            raise ApiError(404, f"No commit found for the ref {ref}")
-        path = params["path"].strip("/")
-        files = repo.trees[repo.git_commits[sha].tree]
-        if path in files:
-            return self._content_json(repo, path, files[path], ref)
-        prefix = f"{path}/" if path else ""
-        listing: dict[str, Json] = {}
-        for full in sorted(p for p in files if p.startswith(prefix)):
-            name, _, rest = full[len(prefix) :].partition("/")
-            if not rest:
-                listing[name] = self._content_json(repo, full, files[full], ref, listed=True)
-            elif name not in listing:
-                inner = f"{prefix}{name}/"
-                sub = {p[len(inner) :]: b for p, b in files.items() if p.startswith(inner)}
-                listing[name] = self._content_json(
-                    repo, prefix + name, self._tree(repo, sub), ref, kind="dir", listed=True
-                )
-        if not listing:
-            raise not_found()
-        return list(listing.values())
-
-    def get_ref(self, repo: Repo, params: dict[str, str], query: Any, body: Any) -> Json:
-        name = f"refs/{params['ref']}"
-        if name not in repo.refs:
-            raise not_found()
-        return self._ref_json(repo, name)
-
-    def create_ref(self, repo: Repo, params: dict[str, str], query: Any, body: Any) -> Json:
-        name, sha = _required(body, "ref", "sha")
-        if not name.startswith("refs/") or name.count("/") < 2:
-            raise ApiError(422, "Reference name must start with 'refs/' and have two slashes")
-        if not _valid_ref_name(name):
-            raise ApiError(422, f"{name} is not a valid ref name.")
-        if sha not in repo.git_commits:
-            raise ApiError(422, "Object does not exist")
-        if name in repo.refs:
-            raise ApiError(422, "Reference already exists")
-        self._move_ref(repo, name, sha)
-        return self._ref_json(repo, name)
-
-    def update_ref(self, repo: Repo, params: dict[str, str], query: Any, body: Any) -> Json:
-        name = f"refs/{params['ref']}"
-        (sha,) = _required(body, "sha")
-        if name not in repo.refs:
-            raise ApiError(422, "Reference does not exist")
-        if sha not in repo.git_commits:
-            raise ApiError(422, "Object does not exist")
-        if body.get("force") is not True and repo.refs[name] not in repo.history(sha):
-            raise ApiError(422, "Update is not a fast forward")
-        self._move_ref(repo, name, sha)
-        return self._ref_json(repo, name)
-
-    def get_git_commit(self, repo: Repo, params: dict[str, str], query: Any, body: Any) -> Json:
-        commit = repo.git_commits.get(params["sha"])
-        if commit is None:
-            raise not_found()
-        return self._git_commit_json(repo, commit)
-
-    def create_blob(self, repo: Repo, params: dict[str, str], query: Any, body: Any) -> Json:
-        (content,) = _required(body, "content")
-        encoding = body.get("encoding", "utf-8")
-        if encoding == "base64":
-            try:
-                data = base64.b64decode("".join(content.split()), validate=True)
-            except ValueError:
-                raise ApiError(422, "content is not valid Base64") from None
-        elif encoding in ("utf-8", "utf8"):
-            data = content.encode()
-        else:
-            raise ApiError(422, f"encoding {encoding!r} is not supported")
-        sha = self._blob(repo, data)
-        return {"sha": sha, "url": f"{self.url}/repos/{repo.full_name}/git/blobs/{sha}"}
-
-    def create_tree(self, repo: Repo, params: dict[str, str], query: Any, body: Any) -> Json:
-        body = body if isinstance(body, dict) else {}
-        entries, base = body.get("tree"), body.get("base_tree")
-        if not isinstance(entries, list):
-            raise ApiError(422, 'Invalid request.\n\n"tree" wasn\'t supplied.')
-        if base is not None and base not in repo.trees:  # a commit's SHA is no tree either
-            raise ApiError(422, "base_tree is not a valid tree oid")
-        files = dict(repo.trees[base]) if base else {}
-        for entry in entries:
-            path, blob = self._tree_entry(repo, entry)
-            if blob is None:
-                files.pop(path, None)
-            else:
-                files[path] = blob
-        return self._tree_json(repo, self._tree(repo, files))
-
-    def _tree_entry(self, repo: Repo, entry: Any) -> tuple[str, str | None]:
-        """One entry of a new tree: its path and blob (None: delete the path)."""
-        entry = entry if isinstance(entry, dict) else {}
-        path = entry.get("path")
-        if not isinstance(path, str) or not all(path.split("/")):
-            raise ApiError(422, f"tree.path {path!r} is not a valid path")
-        if entry.get("type") != "blob" or entry.get("mode") not in FILE_MODES:
-            raise ApiError(422, "tree entries of this fake are files: type blob, mode 100644")
-        if "sha" in entry and "content" in entry:
-            raise ApiError(422, "Must supply either tree.sha or tree.content, not both")
-        if isinstance(entry.get("content"), str):
-            return path, self._blob(repo, entry["content"].encode())
-        if "sha" in entry and entry["sha"] is None:
-            return path, None
-        if entry.get("sha") not in repo.blobs:
-            raise ApiError(422, f"tree.sha {entry.get('sha')} is not a valid blob")
-        return path, entry["sha"]
-
-    def create_git_commit(self, repo: Repo, params: dict[str, str], query: Any, body: Any) -> Json:
-        message, tree = _required(body, "message", "tree")
-        parents = body.get("parents", [])
-        if tree not in repo.trees:
-            raise ApiError(422, "Tree SHA does not exist")
-        if not isinstance(parents, list) or any(p not in repo.git_commits for p in parents):
-            raise ApiError(422, "Parent SHA does not exist or is not a commit object")
-        return self._git_commit_json(repo, self._commit(repo, tree, tuple(parents), message))
-
     def list_pulls(self, repo: Repo, params: dict[str, str], query: Any, body: Any) -> Page:
-        state = _last(query, "state") or "open"
+        state = query_last(query, "state") or "open"
         if state not in ("open", "closed", "all"):
             raise invalid("PullRequest", "invalid", "state")
         pulls = sorted(repo.pulls.values(), key=lambda p: p.number, reverse=True)
         if state != "all":
             pulls = [p for p in pulls if p.open == (state == "open")]
-        head, base = _last(query, "head"), _last(query, "base")
+        head, base = query_last(query, "head"), query_last(query, "base")
         if head and ":" in head:  # GitHub silently ignores a head without its "owner:"
             owner, _, branch = head.partition(":")
             mine = owner.lower() == repo.owner.lower()
@@ -1114,40 +716,6 @@ class FakeGitHub(LocalServer):
         return None
 
 
-@dataclass(frozen=True)
-class Page:
-    """One page of a list, as GitHub cuts it (`per_page` default 30, at most 100)."""
-
-    items: list[Json]
-    page: int
-    last: int
-
-    @classmethod
-    def of(cls, items: list[Json], query: dict[str, list[str]]) -> Page:
-        per_page = min(max(_int(query, "per_page", DEFAULT_PER_PAGE), 1), MAX_PER_PAGE)
-        page = max(_int(query, "page", 1), 1)
-        last = max((len(items) + per_page - 1) // per_page, 1)
-        return cls(items[(page - 1) * per_page : page * per_page], page, last)
-
-    def link_header(self, url: str, query: dict[str, list[str]]) -> dict[str, str]:
-        """`Link` with next/last (and prev/first past page 1) to `url`."""
-        if self.last == 1:
-            return {}
-
-        def at(page: int) -> str:
-            params = {k: v[-1] for k, v in query.items() if k != "page"}
-            return f"<{url}?{urlencode({**params, 'page': page})}>"
-
-        rels: list[str] = []
-        if self.page > 1:
-            rels.append(f'{at(self.page - 1)}; rel="prev"')
-        if self.page < self.last:
-            rels += [f'{at(self.page + 1)}; rel="next"', f'{at(self.last)}; rel="last"']
-        if self.page > 1:
-            rels.append(f'{at(1)}; rel="first"')
-        return {"link": ", ".join(rels)}
-
-
 ROUTES: list[tuple[str, re.Pattern[str], Handler, int]] = [
     (verb, re.compile(_REPO + suffix), handler, status)
     for verb, suffix, handler, status in (
@@ -1179,17 +747,6 @@ ROUTES: list[tuple[str, re.Pattern[str], Handler, int]] = [
 ]
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _int(query: dict[str, list[str]], name: str, default: int) -> int:
-    try:
-        return int(query[name][-1])
-    except (KeyError, ValueError):
-        return default
-
-
 def _comment_body(body: Any) -> str:
     text = body.get("body") if isinstance(body, dict) else None
     if not isinstance(text, str) or not text:
@@ -1204,20 +761,6 @@ def _comment_body(body: Any) -> str:
     return text
 
 
-def _last(query: dict[str, list[str]], name: str) -> str | None:
-    values = query.get(name)
-    return values[-1] if values else None
-
-
-def _required(body: Any, *names: str) -> list[str]:
-    """The string fields `names` of a JSON body, as GitHub's schema check demands them."""
-    body = body if isinstance(body, dict) else {}
-    for name in names:
-        if not isinstance(body.get(name), str) or not body[name]:
-            raise ApiError(422, f'Invalid request.\n\n"{name}" wasn\'t supplied.')
-    return [body[name] for name in names]
-
-
 def _custom(resource: str, message: str) -> ApiError:
     return ApiError(
         422, "Validation Failed", [{"resource": resource, "code": "custom", "message": message}]
@@ -1230,16 +773,6 @@ def _pull_body(text: Any) -> str:
     if len(text or "") > COMMENT_LIMIT:
         raise _custom("PullRequest", f"Body is too long (maximum is {COMMENT_LIMIT} characters)")
     return text or ""
-
-
-def _valid_ref_name(name: str) -> bool:
-    """git check-ref-format's rules, the ones a branch name can break."""
-    parts = name.split("/")
-    return not (
-        re.search(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{", name)
-        or name.endswith((".", ".lock"))
-        or any(not part or part.startswith(".") for part in parts)
-    )
 
 
 def _graphql_error(message: str) -> Json:
