@@ -125,6 +125,15 @@ class BuildPlan:
     def hook_status(self) -> Path:
         return self.work / "hook-status"
 
+    @property
+    def keyrings(self) -> Path:
+        return build_keyrings(self.work)
+
+
+def build_keyrings(work: Path) -> Path:
+    """Third-party signing keys as the build uses them: outside the image."""
+    return work / "keyrings"
+
 
 def image_stem(name: str, arch: str) -> str:
     return f"{name}-{arch}"
@@ -209,6 +218,12 @@ def mmdebstrap_argv(plan: BuildPlan) -> tuple[str, ...]:
             f"find {archives} -maxdepth 1 -name '*.deb' -exec cp -p -u -t "
             f"{_q(plan.deb_cache)} {{}} +"
         )
+    # mmdebstrap keeps the build's sources as the image's sources.list; a third-party line
+    # there names a key that exists only during the build and conflicts with the image's
+    # own .sources file for that repository (apt then reads no sources at all).
+    if any(f"signed-by={plan.keyrings}/" in line for line in plan.sources):
+        drop = shlex.quote(f"\\#signed-by={plan.keyrings}/#d")
+        customize.append(f'sed -i {drop} "$1/etc/apt/sources.list"')
     # The recipe's files, rendered; existing folders keep their owners and modes.
     customize.append(
         f'tar -C {_q(plan.staging)} -cf - . | tar -C "$1" --no-overwrite-dir --numeric-owner -xpf -'
@@ -309,7 +324,7 @@ def third_party_sources(
         digest = hashlib.sha256(key).hexdigest()
         keys.append(ThirdPartyKey(repo.name, url, digest, pinned=repo.key_sha256 == digest))
         ext = "asc" if key.lstrip().startswith(b"-----BEGIN PGP") else "gpg"
-        build_key = work / "keyrings" / f"{repo.name}.{ext}"
+        build_key = build_keyrings(work) / f"{repo.name}.{ext}"
         build_key.parent.mkdir(parents=True, exist_ok=True)
         build_key.write_bytes(key)
         image_key = Path(f"usr/share/keyrings/freetier-{repo.name}.{ext}")
