@@ -1,4 +1,4 @@
-"""The CLI of the images stage: `images build`, `images gate` and `images boot-test`.
+"""The CLI of the images stage: `images build`, `gate`, `boot-test` and `needed`.
 
 `register_images(sub)` returns the `images` subparsers so `publish` and `talos` can be
 added beside them.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -19,6 +20,7 @@ from freetier.images.audit import render_audit
 from freetier.images.boot import boot_test
 from freetier.images.build import build_image, image_stem
 from freetier.images.gate import find_images, gate, render_gate_json, render_gate_text
+from freetier.images.needed import needed_images, needed_json
 from freetier.images.recipe import arch_info
 from freetier.stack import load_stack
 from freetier.stack.model import Stack
@@ -114,6 +116,19 @@ def register_images(sub: Any) -> Any:
     )
     boot.add_argument("--stack", type=Path, default=DEFAULT_STACK, help="default: stack.yaml")
     boot.set_defaults(handler=cmd_images_boot_test)
+
+    needed = images_sub.add_parser(
+        "needed",
+        help="which image each architecture of the stack boots",
+        description="One image per architecture the stack's instances and bastion use: Talos "
+        "(fetched) for the direct topology's nodes, the proxmox recipe for Proxmox hosts, "
+        "base for the bastion. JSON: the images workflow's matrices, {build: [...], talos: "
+        "[...]}, each entry with name, arch, source, runner and used_by. Exit 0, or 2 when "
+        "two images would need the same architecture.",
+    )
+    needed.add_argument("--format", choices=("text", "json"), default="text")
+    needed.add_argument("--stack", type=Path, default=DEFAULT_STACK, help="default: stack.yaml")
+    needed.set_defaults(handler=cmd_images_needed)
     return images_sub
 
 
@@ -177,6 +192,17 @@ def cmd_images_gate(args: argparse.Namespace) -> int:
         render_gate_json(result) if args.format == "json" else render_gate_text(result)
     )
     return result.exit_code
+
+
+def cmd_images_needed(args: argparse.Namespace) -> int:
+    images = needed_images(load_stack(args.stack), str(args.stack))
+    if args.format == "json":
+        print(json.dumps(needed_json(images), indent=2))
+        return 0
+    for image in images:
+        how = "fetched from the Talos Image Factory" if image.source == "talos" else "built"
+        print(f"{image.arch}: {image.name} ({how}) for {', '.join(image.used_by)}")
+    return 0
 
 
 BucketUsage = Callable[[Stack, Mapping[str, str], Path], float]

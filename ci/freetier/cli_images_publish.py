@@ -31,7 +31,9 @@ from freetier.images.publish import (
     PublishOptions,
     PublishResult,
     abort_publish,
+    merge_published,
     publish_image,
+    read_tfvars,
 )
 from freetier.images.publish_upload import DEFAULT_PARALLEL, MIB
 from freetier.images.talos import FORMATS, publish_talos
@@ -134,6 +136,13 @@ def _register_propose(images: Any) -> None:
         help=f"default: stack.yaml; {TFVARS_HINT} is read from its folder",
     )
     proposal.add_argument(
+        "--ocids",
+        type=Path,
+        metavar="DIR",
+        help=f"propose the OCIDs of every {TFVARS} under DIR (one per publish run, as the "
+        f"workflow collects them) merged into the stack's {TFVARS}, instead of that file",
+    )
+    proposal.add_argument(
         "--dry-run", action="store_true", help="say what would be done; write nothing"
     )
     proposal.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -225,7 +234,10 @@ def cmd_propose(args: argparse.Namespace) -> int:
     problems: list[str] = []
     _collect(problems, check_repo_name, args.repo)
     _collect(problems, check_branches, args.base, args.branch)
-    _collect(problems, _check_tfvars, tfvars)
+    if args.ocids is None:
+        _collect(problems, _check_tfvars, tfvars)
+    elif not any(args.ocids.rglob(TFVARS)):
+        problems.append(f"--ocids {args.ocids}: no {TFVARS} in it")
     if not token.strip():
         problems.append(
             "GITHUB_TOKEN: not set; proposing needs a token that may push a branch and open "
@@ -236,7 +248,7 @@ def cmd_propose(args: argparse.Namespace) -> int:
     path = _repo_path(tfvars)
     result = propose(
         args.repo,
-        tfvars.read_bytes(),
+        _proposal(tfvars, args.ocids),
         path=path,
         token=token,
         base=args.base,
@@ -262,6 +274,15 @@ def _check_tfvars(path: Path) -> None:
     if not path.is_file():
         raise ConfigError([f"{path}: not found; run `freetier images publish` first"])
     read_ocids(path.read_bytes(), str(path))
+
+
+def _proposal(tfvars: Path, ocids: Path | None) -> bytes:
+    """The file to propose: the stack's as it is, or with the OCIDs of each publish run."""
+    if ocids is None:
+        return tfvars.read_bytes()
+    current = read_tfvars(tfvars) if tfvars.exists() else {}
+    published = {found: read_tfvars(found) for found in sorted(ocids.rglob(TFVARS))}
+    return merge_published(current, published).encode("utf-8")
 
 
 def _repo_path(path: Path) -> str:

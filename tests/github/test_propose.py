@@ -443,3 +443,34 @@ def test_cli_exits_1_when_github_refuses(
         f"freetier: error: GitHub: committing {PATH} to branch {BRANCH}: "
         "403 Resource not accessible (***)\n"
     )
+
+
+def test_cli_merges_the_ocids_of_separate_publish_runs(
+    checkout: Path, github: FakeGitHub, signed_in: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The workflow publishes each architecture in its own job; each job's file is the
+    repository's plus the OCID it set, and one pull request carries them all."""
+    (checkout / PATH).write_bytes(OLD)
+    runs = checkout / "ocids"
+    for name, content in (
+        ("arm", tfvars(amd64=AMD, arm64=NEW_ARM)),
+        ("amd", tfvars(amd64="ocid1.image.oc1..amdnew", arm64=OLD_ARM)),
+    ):
+        (runs / name).mkdir(parents=True)
+        (runs / name / "images.auto.tfvars.json").write_bytes(content)
+    code, _, err = propose_cli(capsys, "--ocids", str(runs))
+    assert code == 0, err
+    merged = tfvars(amd64="ocid1.image.oc1..amdnew", arm64=NEW_ARM)
+    assert_only_the_file_changed(github, merged)
+    assert (checkout / PATH).read_bytes() == OLD  # the working tree is not touched
+
+    (runs / "arm2").mkdir()
+    (runs / "arm2" / "images.auto.tfvars.json").write_bytes(tfvars(amd64=AMD, arm64=NEWER_ARM))
+    code, _, err = propose_cli(capsys, "--ocids", str(runs))
+    assert code == 2
+    assert err.splitlines() == [
+        f"freetier: error: {runs}/arm2/images.auto.tfvars.json: image_ocids.arm64: "
+        f"{runs}/arm/images.auto.tfvars.json set another OCID"
+    ]
+    code, _, err = propose_cli(capsys, "--ocids", str(checkout / "tofu"))
+    assert code == 0  # runs that changed nothing: main already has the file, nothing to do

@@ -12,7 +12,6 @@ the open pull request from the branch is reused and its body brought up to date.
 from __future__ import annotations
 
 import base64
-import json
 import re
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
@@ -33,6 +32,7 @@ from freetier.github.client import (
     remote_errors,
     require_token,
 )
+from freetier.images.publish import parse_tfvars
 
 DEFAULT_BASE = "main"
 DEFAULT_BRANCH = "freetier/images"
@@ -73,15 +73,7 @@ class Proposed:
 
 def read_ocids(content: bytes, where: str) -> dict[str, str]:
     """`image_ocids` of a tfvars file as `images publish` writes it; ConfigError otherwise."""
-    try:
-        data = json.loads(content)
-    except ValueError as exc:
-        raise ConfigError([f"{where}: not readable JSON ({type(exc).__name__})"]) from None
-    ocids = data.get("image_ocids") if isinstance(data, dict) else None
-    if not isinstance(ocids, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in ocids.items()
-    ):
-        raise ConfigError([f"{where}: image_ocids must be an object of arch to OCID"])
+    ocids: dict[str, str] = parse_tfvars(content, where).get("image_ocids", {})
     return ocids
 
 

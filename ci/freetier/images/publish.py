@@ -243,20 +243,63 @@ def write_image_ocid(tofu_dir: Path, arch: Arch, ocid: str) -> Path:
     """Set `image_ocids[arch]` in `tofu_dir/images.auto.tfvars.json`, keeping the other
     architecture's OCID and any other key; written atomically."""
     path = tofu_dir / TFVARS
-    current: dict[str, Any] = {}
-    if path.exists():
-        try:
-            loaded = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise ConfigError([f"{path}: not readable JSON ({type(exc).__name__})"]) from None
-        if not isinstance(loaded, dict) or not isinstance(loaded.get("image_ocids", {}), dict):
-            raise ConfigError([f"{path}: image_ocids must be an object of arch to OCID"])
-        current = loaded
+    current = read_tfvars(path) if path.exists() else {}
     ocids = dict(current.get("image_ocids", {}))
     ocids[arch] = ocid
-    current["image_ocids"] = dict(sorted(ocids.items()))
-    write_files(tofu_dir, {TFVARS: json.dumps(current, indent=2, sort_keys=True) + "\n"})
+    write_files(tofu_dir, {TFVARS: tfvars_text({**current, "image_ocids": ocids})})
     return path
+
+
+def read_tfvars(path: Path) -> dict[str, Any]:
+    try:
+        content = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read ({exc.strerror})"]) from None
+    return parse_tfvars(content, str(path))
+
+
+def parse_tfvars(content: bytes, where: str) -> dict[str, Any]:
+    """An images.auto.tfvars.json: an object whose image_ocids maps arch to OCID."""
+    try:
+        loaded: object = json.loads(content)
+    except ValueError as exc:
+        raise ConfigError([f"{where}: not readable JSON ({type(exc).__name__})"]) from None
+    if not isinstance(loaded, dict):
+        raise ConfigError([f"{where}: not a JSON object"])
+    ocids = loaded.get("image_ocids", {})
+    if not isinstance(ocids, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in ocids.items()
+    ):
+        raise ConfigError([f"{where}: image_ocids must be an object of arch to OCID"])
+    return loaded
+
+
+def tfvars_text(data: Mapping[str, Any]) -> str:
+    """The one way the file is written, so a proposal differs from the repository's only in
+    the OCIDs that changed."""
+    body = {**data, "image_ocids": dict(sorted(data.get("image_ocids", {}).items()))}
+    return json.dumps(body, indent=2, sort_keys=True) + "\n"
+
+
+def merge_published(current: Mapping[str, Any], published: Mapping[Path, Mapping[str, Any]]) -> str:
+    """`current` (the repository's file) with every OCID that separate publish runs set. Each
+    run's file is the repository's plus the OCID it published; two runs that set one
+    architecture to different OCIDs are bad input."""
+    before: Mapping[str, str] = current.get("image_ocids", {})
+    merged = dict(before)
+    setter: dict[str, Path] = {}
+    problems = []
+    for path, data in sorted(published.items()):
+        for arch, ocid in sorted(data.get("image_ocids", {}).items()):
+            if ocid == before.get(arch):
+                continue
+            if arch in setter and merged[arch] != ocid:
+                problems.append(f"{path}: image_ocids.{arch}: {setter[arch]} set another OCID")
+                continue
+            merged[arch], setter[arch] = ocid, path
+    if problems:
+        raise ConfigError(problems)
+    return tfvars_text({**current, "image_ocids": merged})
 
 
 def _say(stream: TextIO | None, line: str) -> None:
