@@ -323,15 +323,12 @@ def test_publish_image_takes_credentials_as_secrets(module: Freetier) -> None:
         module.publish_image(name="base", oci_config=c, oci_key=k)
 
 
-def test_propose_images_puts_the_published_ocids_in_the_tree_and_opens_a_pr(
-    module: Freetier,
-) -> None:
+def test_propose_images_merges_the_publish_runs_and_opens_a_pr(module: Freetier) -> None:
     token = dag.set_secret("t", "x")
-    tfvars = dag.directory().file("images.auto.tfvars.json")
-    out = module.propose_images(tfvars=tfvars, github_token=token, repo="o/r", stack="s/stack.yaml")
+    runs = dag.directory()
+    out = module.propose_images(ocids=runs, github_token=token, repo="o/r", stack="s/stack.yaml")
     calls = _calls(out)
-    target = f"{pipeline.SRC}/s/tofu/oci/images.auto.tfvars.json"
-    assert ("withFile", {"path": target, "source": tfvars}) in calls
+    assert ("withDirectory", {"path": "/ocids", "source": runs}) in calls
     assert ("withSecretVariable", {"name": "GITHUB_TOKEN", "secret": token}) in calls
     assert _execs(out)[-1][1:] == [
         "images",
@@ -342,8 +339,15 @@ def test_propose_images_puts_the_published_ocids_in_the_tree_and_opens_a_pr(
         "main",
         "--stack",
         "s/stack.yaml",
+        "--ocids",
+        "/ocids",
     ]
     assert MODULE.functions["propose_images"].cache_policy == "never"
+
+
+def test_images_needed_returns_the_cli_json() -> None:
+    fn = MODULE.functions["images_needed"]
+    assert fn.return_type is str and fn.cache_policy is None
 
 
 def test_every_parameter_is_documented_for_dagger_call_help() -> None:

@@ -326,7 +326,7 @@ def test_deploy_runs_in_production_one_at_a_time() -> None:
     }
 
 
-def test_images_only_the_propose_job_writes_and_only_on_main() -> None:
+def test_images_only_the_propose_job_writes_and_only_main_publishes() -> None:
     doc = load(WORKFLOW_DIR / "images.yml")
     writers = {
         name: job["permissions"]
@@ -334,11 +334,34 @@ def test_images_only_the_propose_job_writes_and_only_on_main() -> None:
         if "write" in job.get("permissions", {}).values()
     }
     assert writers == {"propose": {"contents": "write", "pull-requests": "write"}}
-    propose = jobs(doc)["propose"]
-    assert propose["if"] == "github.event_name == 'push'"
-    assert propose["needs"] == "base-arm64"
-    (step,) = [s for s in propose["steps"] if DAGGER_ACTION in s.get("uses", "")]
-    assert step["with"]["args"].split()[:2] == [
-        "propose-images",
-        "--tfvars=out/images.auto.tfvars.json",
+    on_main = "github.ref == 'refs/heads/main'"
+    publishing = [
+        (name, step.get("name"))
+        for name, job in jobs(doc).items()
+        for step in job["steps"]
+        if "OCI_KEY" in step.get("env", {}) or "GITHUB_TOKEN" in step.get("env", {})
     ]
+    assert publishing == [("build", "Publish"), ("talos", "Publish"), ("propose", "Propose")]
+    for name, step_name in publishing:
+        job = jobs(doc)[name]
+        step = next(s for s in job["steps"] if s.get("name") == step_name)
+        assert on_main in f"{job.get('if', '')} {step.get('if', '')}", (name, step_name)
+    propose = jobs(doc)["propose"]
+    assert propose["needs"] == ["build", "talos"]
+    (step,) = [s for s in propose["steps"] if DAGGER_ACTION in s.get("uses", "")]
+    assert step["with"]["args"].split()[:2] == ["propose-images", "--ocids=out/ocids"]
+
+
+def test_images_matrices_come_from_the_stack() -> None:
+    doc = load(WORKFLOW_DIR / "images.yml")
+    needed = jobs(doc)["needed"]
+    (ask,) = [s for s in needed["steps"] if DAGGER_ACTION in s.get("uses", "")]
+    assert ask["with"]["args"] == "images-needed"
+    assert needed["outputs"]["images"] == f"${{{{ steps.{ask['id']}.outputs.output }}}}"
+    for name in ("build", "talos"):
+        job = jobs(doc)[name]
+        assert job["needs"] == "needed"
+        assert job["strategy"]["matrix"]["image"] == (
+            f"${{{{ fromJSON(needs.needed.outputs.images).{name} }}}}"
+        )
+    assert jobs(doc)["build"]["runs-on"] == "${{ matrix.image.runner }}"

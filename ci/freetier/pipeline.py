@@ -230,10 +230,20 @@ class Freetier:
         ctr = _freetier(ctr, *args, "--dir", "/images", "--stack", stack)
         return ctr.file(_image_tfvars(stack))
 
+    @function
+    async def images_needed(self, stack: StackFile = "stack.yaml") -> str:
+        """The image each architecture of the stack boots, as JSON: the images workflow's
+        matrices ({build: [...], talos: [...]})."""
+        args = ["images", "needed", "--format", "json", "--stack", stack]
+        return await _freetier(build_toolchain(self.source), *args).stdout()
+
     @uncached
     def propose_images(
         self,
-        tfvars: Annotated[dagger.File, Doc("images.auto.tfvars.json from publish_image")],
+        ocids: Annotated[
+            dagger.Directory,
+            Doc("images.auto.tfvars.json files from publish_image runs, in any subfolders"),
+        ],
         github_token: Annotated[dagger.Secret, Doc("GitHub token: pushes a branch, opens a PR")],
         repo: Repo,
         base: Annotated[str, Doc("the branch the pull request targets")] = "main",
@@ -242,9 +252,9 @@ class Freetier:
         """Open or update the pull request that carries the new image OCIDs to tofu/oci, so
         they reach the infrastructure through the same review as any change."""
         ctr = _with_credentials(build_toolchain(self.source), github_token, None, None)
-        ctr = ctr.with_file(_image_tfvars(stack), tfvars)
+        ctr = ctr.with_directory("/ocids", ocids)
         args = ["images", "propose", "--repo", repo, "--base", base, "--stack", stack]
-        return _freetier(ctr, *args)
+        return _freetier(ctr, *args, "--ocids", "/ocids")
 
     @uncached
     def deploy(
