@@ -23,7 +23,6 @@ from freetier.github.propose import (
     Proposed,
     check_branches,
     propose,
-    read_ocids,
 )
 from freetier.images.importer import ARCHES, Waiting
 from freetier.images.publish import (
@@ -273,7 +272,7 @@ def _collect(problems: list[str], check: Callable[..., None], *args: Any) -> Non
 def _check_tfvars(path: Path) -> None:
     if not path.is_file():
         raise ConfigError([f"{path}: not found; run `freetier images publish` first"])
-    read_ocids(path.read_bytes(), str(path))
+    read_tfvars(path)
 
 
 def _proposal(tfvars: Path, ocids: Path | None) -> bytes:
