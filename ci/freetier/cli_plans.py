@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from freetier.errors import ConfigError
+from freetier.files import read_text
 from freetier.github import publish
 from freetier.guard.render import render_guard_text
 from freetier.guard.run import parse_plan_spec, run_guard
@@ -23,7 +24,6 @@ from freetier.plans.parse import failed_plan, read_layer_plan
 from freetier.plans.publication import build_publication
 from freetier.plans.secrets import registered_secrets
 from freetier.stack import load_stack
-from freetier.stack.load import read_text
 from freetier.tofu import run
 from freetier.tofu.layer import (
     ERRORS,

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from freetier.errors import ConfigError
-from freetier.report.write import write_files
+from freetier.files import write_files
 from freetier.secrets.model import SecretSpec
 
 LOCK_FILE = ".freetier/flux.lock.json"

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from freetier.errors import ConfigError, RemoteError
+from freetier.files import write_files
 from freetier.images.importer import (
     ARCHES,
     FIRMWARE,
@@ -61,7 +62,6 @@ from freetier.images.publish_upload import (
     upload_file,
 )
 from freetier.oci_clients import DEFAULT_RETRY, RetryPolicy, make_client
-from freetier.report import write_files
 from freetier.stack.model import Stack
 
 TFVARS = "images.auto.tfvars.json"

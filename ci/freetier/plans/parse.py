@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any, get_args
 
 from freetier.errors import ConfigError
+from freetier.files import read_text
 from freetier.plans.mask import NO_SECRETS, Masker, collect_sensitive, mask_text
 from freetier.plans.model import Action, LayerPlan, OutputChange, ResourceChange, Secrets
-from freetier.stack.load import read_text
 
 # tofu and terraform both write format 1.x; a new major means a shape we have not read.
 SUPPORTED_MAJOR = "1"

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from freetier.doctor import probe_tools
+from freetier.files import write_files
 from freetier.guard.render import guard_json
 from freetier.plans.comment import render_full
 from freetier.plans.secrets import registered_secrets
 from freetier.pr import steps
 from freetier.pr.plans import PullRequest, comment_body, plan_steps, post_step
-from freetier.report import Report, StepResult, render_json, render_markdown, write_files
+from freetier.report import Report, StepResult, render_json, render_markdown
 from freetier.stack import load_stack
 
 REPORT_MD = "pr-report.md"

@@ -2,7 +2,6 @@
 
 from freetier.report.model import Outcome, Report, StepResult
 from freetier.report.render import MARKER, render_json, render_markdown, render_text, verdict
-from freetier.report.write import write_files
 
 __all__ = [
     "MARKER",
@@ -13,5 +12,4 @@ __all__ = [
     "render_markdown",
     "render_text",
     "verdict",
-    "write_files",
 ]

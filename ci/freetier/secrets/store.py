@@ -19,7 +19,7 @@ import yaml
 
 from freetier.command import Command, Completed, run
 from freetier.errors import ConfigError
-from freetier.report.write import write_files
+from freetier.files import write_files
 from freetier.secrets.age import Identity, ensure_identity, read_recipient
 from freetier.secrets.model import (
     PLACEHOLDER_ANNOTATION,

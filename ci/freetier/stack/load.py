@@ -13,10 +13,9 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from freetier.errors import ConfigError
+from freetier.files import read_text
 from freetier.stack.checks import Problem, check_stack
 from freetier.stack.model import Stack
-
-MAX_BYTES = 1 << 20
 
 
 def load_stack(path: Path) -> Stack:
@@ -51,29 +50,6 @@ def parse_yaml(path: Path) -> CommentedMap:
     if not isinstance(tree, CommentedMap):
         raise ConfigError([f"{path}: the top level must be a mapping of keys to values"])
     return tree
-
-
-def read_text(path: Path, max_bytes: int = MAX_BYTES) -> str:
-    """UTF-8 text of a regular file, with a clear error for every way that can fail."""
-    try:
-        if path.is_dir():
-            raise ConfigError([f"{path}: is a directory, expected a YAML file"])
-        with path.open("rb") as handle:
-            data = handle.read(max_bytes + 1)
-    except FileNotFoundError:
-        raise ConfigError([f"{path}: no such file"]) from None
-    except PermissionError:
-        raise ConfigError([f"{path}: permission denied"]) from None
-    except OSError as exc:
-        raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from None
-    if len(data) > max_bytes:
-        raise ConfigError([f"{path}: larger than {max_bytes} bytes; is this the right file?"])
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            [f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})"]
-        ) from None
 
 
 def to_plain(node: Any) -> Any:

@@ -8,14 +8,13 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from freetier.errors import ConfigError, ToolError
+from freetier.files import read_text, write_files
 from freetier.plans.fingerprint import make_fingerprint, normalise_changes
 from freetier.plans.gate import Reviewed
 from freetier.plans.mask import NO_SECRETS
 from freetier.plans.model import Fingerprint, LayerPlan, Secrets
 from freetier.plans.parse import failed_plan, parse_plan
-from freetier.report import write_files
 from freetier.stack import Stack
-from freetier.stack.load import read_text
 from freetier.tofu import run
 from freetier.tofu.apply import Backoff, CapacityApplyResult, apply_with_capacity_retry
 from freetier.tofu.vars import TFVARS_FILE, tfvars_text

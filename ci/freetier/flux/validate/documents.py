@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from freetier.errors import ConfigError
-from freetier.stack.load import read_text
+from freetier.files import read_text
 
 try:
     from yaml import CSafeLoader as _BaseLoader

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from freetier.errors import ConfigError
+from freetier.files import read_text
 from freetier.flux.validate.documents import Document, K8sObject, load_documents
 from freetier.flux.validate.model import Finding, finding
-from freetier.stack.load import read_text
 
 SOPS_CONFIG = ".sops.yaml"
 
