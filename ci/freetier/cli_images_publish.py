@@ -24,15 +24,13 @@ from freetier.github.propose import (
     check_branches,
     propose,
 )
+from freetier.image_ocids import TFVARS, check_tfvars, proposal_content
 from freetier.images.importer import ARCHES, Waiting
 from freetier.images.publish import (
-    TFVARS,
     PublishOptions,
     PublishResult,
     abort_publish,
-    merge_published,
     publish_image,
-    read_tfvars,
 )
 from freetier.images.publish_upload import DEFAULT_PARALLEL, MIB
 from freetier.images.talos import FORMATS, publish_talos
@@ -234,7 +232,7 @@ def cmd_propose(args: argparse.Namespace) -> int:
     _collect(problems, check_repo_name, args.repo)
     _collect(problems, check_branches, args.base, args.branch)
     if args.ocids is None:
-        _collect(problems, _check_tfvars, tfvars)
+        _collect(problems, check_tfvars, tfvars)
     elif not any(args.ocids.rglob(TFVARS)):
         problems.append(f"--ocids {args.ocids}: no {TFVARS} in it")
     if not token.strip():
@@ -247,7 +245,7 @@ def cmd_propose(args: argparse.Namespace) -> int:
     path = _repo_path(tfvars)
     result = propose(
         args.repo,
-        _proposal(tfvars, args.ocids),
+        proposal_content(tfvars, args.ocids),
         path=path,
         token=token,
         base=args.base,
@@ -267,21 +265,6 @@ def _collect(problems: list[str], check: Callable[..., None], *args: Any) -> Non
         check(*args)
     except ConfigError as exc:
         problems += exc.problems
-
-
-def _check_tfvars(path: Path) -> None:
-    if not path.is_file():
-        raise ConfigError([f"{path}: not found; run `freetier images publish` first"])
-    read_tfvars(path)
-
-
-def _proposal(tfvars: Path, ocids: Path | None) -> bytes:
-    """The file to propose: the stack's as it is, or with the OCIDs of each publish run."""
-    if ocids is None:
-        return tfvars.read_bytes()
-    current = read_tfvars(tfvars) if tfvars.exists() else {}
-    published = {found: read_tfvars(found) for found in sorted(ocids.rglob(TFVARS))}
-    return merge_published(current, published).encode("utf-8")
 
 
 def _repo_path(path: Path) -> str:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from freetier.errors import ConfigError
+from freetier.image_ocids import merge_published, parse_tfvars
 from freetier.images.needed import needed_images, needed_json, shape_arch
-from freetier.images.publish import merge_published, parse_tfvars
 from freetier.stack import load_stack
 from tests.conftest import ROOT, SHIPPED_STACK
 from tests.images import run_images

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from freetier.flux.charts import OCI_CCM
+from freetier.charts import OCI_CCM
 from freetier.stack import Stack, load_stack
 from freetier.talos import (
     KUBEPRISM_HOST,

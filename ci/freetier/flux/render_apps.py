@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from freetier.flux.charts import GRAFANA_ALLOY
+from freetier.charts import GRAFANA_ALLOY
 from freetier.flux.render_common import (
     Document,
     helm_release,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from freetier.flux.charts import ChartSource
+from freetier.charts import ChartSource
 
 FLUX_NAMESPACE = "flux-system"
 FLUX_SOURCE = "flux-system"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from freetier.flux.charts import CERT_MANAGER, CILIUM, OCI_CCM, TAILSCALE_OPERATOR
+from freetier.charts import CERT_MANAGER, CILIUM, OCI_CCM, TAILSCALE_OPERATOR
 from freetier.flux.render_common import (
     FLUX_NAMESPACE,
     PRUNE_DISABLED,

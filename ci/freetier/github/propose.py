@@ -32,7 +32,7 @@ from freetier.github.client import (
     remote_errors,
     require_token,
 )
-from freetier.images.publish import parse_tfvars
+from freetier.image_ocids import parse_tfvars
 
 DEFAULT_BASE = "main"
 DEFAULT_BRANCH = "freetier/images"

@@ -20,7 +20,6 @@ resume (`--abort` discards it).
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any, TextIO
 
 from freetier.errors import ConfigError, RemoteError
 from freetier.files import write_files
+from freetier.image_ocids import TFVARS, read_tfvars, tfvars_text
 from freetier.images.importer import (
     ARCHES,
     FIRMWARE,
@@ -64,7 +64,6 @@ from freetier.images.publish_upload import (
 from freetier.oci_clients import DEFAULT_RETRY, RetryPolicy, make_client
 from freetier.stack.model import Stack
 
-TFVARS = "images.auto.tfvars.json"
 SHA_META = "opc-meta-sha256"
 HASH_CHUNK = 8 * MIB
 
@@ -248,58 +247,6 @@ def write_image_ocid(tofu_dir: Path, arch: Arch, ocid: str) -> Path:
     ocids[arch] = ocid
     write_files(tofu_dir, {TFVARS: tfvars_text({**current, "image_ocids": ocids})})
     return path
-
-
-def read_tfvars(path: Path) -> dict[str, Any]:
-    try:
-        content = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError([f"{path}: cannot read ({exc.strerror})"]) from None
-    return parse_tfvars(content, str(path))
-
-
-def parse_tfvars(content: bytes, where: str) -> dict[str, Any]:
-    """An images.auto.tfvars.json: an object whose image_ocids maps arch to OCID."""
-    try:
-        loaded: object = json.loads(content)
-    except ValueError as exc:
-        raise ConfigError([f"{where}: not readable JSON ({type(exc).__name__})"]) from None
-    if not isinstance(loaded, dict):
-        raise ConfigError([f"{where}: not a JSON object"])
-    ocids = loaded.get("image_ocids", {})
-    if not isinstance(ocids, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in ocids.items()
-    ):
-        raise ConfigError([f"{where}: image_ocids must be an object of arch to OCID"])
-    return loaded
-
-
-def tfvars_text(data: Mapping[str, Any]) -> str:
-    """The one way the file is written, so a proposal differs from the repository's only in
-    the OCIDs that changed."""
-    body = {**data, "image_ocids": dict(sorted(data.get("image_ocids", {}).items()))}
-    return json.dumps(body, indent=2, sort_keys=True) + "\n"
-
-
-def merge_published(current: Mapping[str, Any], published: Mapping[Path, Mapping[str, Any]]) -> str:
-    """`current` (the repository's file) with every OCID that separate publish runs set. Each
-    run's file is the repository's plus the OCID it published; two runs that set one
-    architecture to different OCIDs are bad input."""
-    before: Mapping[str, str] = current.get("image_ocids", {})
-    merged = dict(before)
-    setter: dict[str, Path] = {}
-    problems = []
-    for path, data in sorted(published.items()):
-        for arch, ocid in sorted(data.get("image_ocids", {}).items()):
-            if ocid == before.get(arch):
-                continue
-            if arch in setter and merged[arch] != ocid:
-                problems.append(f"{path}: image_ocids.{arch}: {setter[arch]} set another OCID")
-                continue
-            merged[arch], setter[arch] = ocid, path
-    if problems:
-        raise ConfigError(problems)
-    return tfvars_text({**current, "image_ocids": merged})
 
 
 def _say(stream: TextIO | None, line: str) -> None:

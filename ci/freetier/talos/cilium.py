@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from freetier.flux.charts import OCI_CCM
+from freetier.charts import OCI_CCM
 from freetier.stack.model import Stack
 
 CILIUM_NAMESPACE = "kube-system"

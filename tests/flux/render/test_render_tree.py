@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from freetier.flux import charts
+from freetier import charts
 from freetier.flux.render import render_tree, secret_specs, seed_files
 from freetier.stack import Stack
 from freetier.talos import cilium_chart_version, cilium_values
@@ -157,7 +157,7 @@ def test_every_chart_version_comes_from_the_table(shipped: Stack) -> None:
 
 
 def test_every_pinned_version_has_a_renovate_annotation() -> None:
-    lines = (ROOT / "ci/freetier/flux/charts.py").read_text().splitlines()
+    lines = (ROOT / "ci/freetier/charts.py").read_text().splitlines()
     pins = [i for i, line in enumerate(lines) if re.match(r'\s+(version|tag)="', line)]
     assert len(pins) == len(charts.PINNED_CHARTS) + 1
     for i in pins:
