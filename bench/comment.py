@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.plans.bigplan import make_big_plan  # noqa: E402
 
-from freetier.plans.comment import DEFAULT_BUDGET, render_comment  # noqa: E402
+from freetier.comment import DEFAULT_BUDGET, render_comment  # noqa: E402
 from freetier.plans.parse import read_layer_plan  # noqa: E402
 
 ROUNDS = 5

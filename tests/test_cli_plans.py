@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from freetier.cli import main
-from freetier.plans.comment import MARKER, read_fingerprints
+from freetier.comment import MARKER, read_fingerprints
 from tests.conftest import SHIPPED_STACK
 from tests.fakes.github_server import FakeGitHub
 

@@ -11,18 +11,18 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from freetier.comment import DEFAULT_BUDGET, render_comment, render_full
 from freetier.errors import ConfigError
 from freetier.files import read_text
 from freetier.github import publish
 from freetier.guard.render import render_guard_text
 from freetier.guard.run import parse_plan_spec, run_guard
-from freetier.plans.comment import DEFAULT_BUDGET, render_comment, render_full
-from freetier.plans.deploy import deploy
-from freetier.plans.gate import apply_reviewed
 from freetier.plans.model import LayerPlan, Secrets
 from freetier.plans.parse import failed_plan, read_layer_plan
-from freetier.plans.publication import build_publication
 from freetier.plans.secrets import registered_secrets
+from freetier.review.deploy import deploy
+from freetier.review.gate import apply_reviewed
+from freetier.review.publication import build_publication
 from freetier.stack import load_stack
 from freetier.tofu import run
 from freetier.tofu.layer import (

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from freetier.plans.comment import (
+from freetier.comment import (
     DEFAULT_BUDGET,
     MARKER,
     cut_middle,

@@ -1,1 +1,3 @@
-"""Plans of the tofu layers: the model, masking, fingerprints and the PR comment."""
+"""Plans of the tofu layers, pure: the model, reading `tofu show -json`, masking and
+fingerprints. Rendering them as the pull-request comment is `freetier.comment`; planning,
+applying and deploying them (tofu, GitHub) is `freetier.review`."""

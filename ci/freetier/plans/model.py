@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import Any, Literal
 
 # "replace" stands for both ["delete","create"] and ["create","delete"].
@@ -120,3 +121,14 @@ class Secrets:
 
     values: tuple[str, ...] = ()
     name_pattern: str = r"(?i)(password|passphrase|token|secret|private_key|api_key|credential)"
+
+
+@dataclass(frozen=True)
+class Reviewed:
+    """What the review saw: the changes digest, and when known the state and the saved plan."""
+
+    changes: str
+    lineage: str | None = None
+    serial: int | None = None
+    plan_file: Path | None = None
+    normalised: list[dict[str, object]] | None = None  # for a precise refusal message

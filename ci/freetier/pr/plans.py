@@ -7,12 +7,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from freetier.comment import DEFAULT_BUDGET, render_comment
 from freetier.errors import FreetierError
 from freetier.github import publish
-from freetier.plans.comment import DEFAULT_BUDGET, render_comment
 from freetier.plans.model import LayerPlan, Secrets
-from freetier.plans.publication import build_publication
 from freetier.report import Report, StepResult
+from freetier.review.publication import build_publication
 from freetier.stack import Stack
 from freetier.tofu.layer import PLAN_JSON, plan_layer
 from freetier.tofu.run import TOFU_NAMES, Tofu

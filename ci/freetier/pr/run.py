@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from freetier.comment import render_full
 from freetier.doctor import probe_tools
 from freetier.files import write_files
 from freetier.guard.render import guard_json
-from freetier.plans.comment import render_full
 from freetier.plans.secrets import registered_secrets
 from freetier.pr import steps
 from freetier.pr.plans import PullRequest, comment_body, plan_steps, post_step

@@ -10,9 +10,8 @@ from pathlib import Path
 from freetier.errors import ConfigError, ToolError
 from freetier.files import read_text, write_files
 from freetier.plans.fingerprint import make_fingerprint, normalise_changes
-from freetier.plans.gate import Reviewed
 from freetier.plans.mask import NO_SECRETS
-from freetier.plans.model import Fingerprint, LayerPlan, Secrets
+from freetier.plans.model import Fingerprint, LayerPlan, Reviewed, Secrets
 from freetier.plans.parse import failed_plan, parse_plan
 from freetier.stack import Stack
 from freetier.tofu import run

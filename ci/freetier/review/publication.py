@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
+from freetier.comment import DEFAULT_BUDGET, MARKER, layer_verdict, render_comment
 from freetier.github.publish import CheckRun, Publication
-from freetier.plans.comment import DEFAULT_BUDGET, MARKER, layer_verdict, render_comment
 from freetier.plans.model import LayerPlan
 
 LABEL_DESTROY = "plan:destroy"

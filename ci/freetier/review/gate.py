@@ -14,7 +14,7 @@ from typing import Literal
 from freetier.errors import FreetierError
 from freetier.plans.fingerprint import changes_digest, diff_changes, normalise_changes
 from freetier.plans.mask import NO_SECRETS
-from freetier.plans.model import Secrets
+from freetier.plans.model import Reviewed, Secrets
 from freetier.tofu import run
 
 REPLAN_FILE = "replan.bin"
@@ -31,17 +31,6 @@ class Refused(FreetierError):
             + "; ".join(reasons[:5])
             + (f"; and {len(reasons) - 5} more" if len(reasons) > 5 else "")
         )
-
-
-@dataclass(frozen=True)
-class Reviewed:
-    """What the review saw: the changes digest, and when known the state and the saved plan."""
-
-    changes: str
-    lineage: str | None = None
-    serial: int | None = None
-    plan_file: Path | None = None
-    normalised: list[dict[str, object]] | None = None  # for a precise refusal message
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """On merge to main: apply, layer by layer, exactly what the merged pull request reviewed.
 
 The reviewed plan is named by the fingerprints hidden in the PR's sticky comment; each layer
-is planned again and applied only when its changes match (plans/gate.py). A layer that does
+is planned again and applied only when its changes match (review/gate.py). A layer that does
 not match stops the deploy, and the reason is posted to the merged pull request.
 """
 
@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from freetier.comment import MARKER, read_fingerprints
 from freetier.github import comment_on_pull, pulls_for_commit, sticky_comment_body
-from freetier.plans.comment import MARKER, read_fingerprints
-from freetier.plans.gate import Applied, Refused, Reviewed, apply_reviewed
-from freetier.plans.model import Secrets
+from freetier.plans.model import Reviewed, Secrets
+from freetier.review.gate import Applied, Refused, apply_reviewed
 from freetier.stack import Stack
 from freetier.tofu import run
 from freetier.tofu.layer import prepare
