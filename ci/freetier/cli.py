@@ -24,12 +24,13 @@ from freetier.errors import ConfigError, FreetierError
 from freetier.files import write_files
 from freetier.guard.profile import profile_names
 from freetier.guard.render import render_guard_json, render_guard_markdown, render_guard_text
-from freetier.guard.run import parse_plan_spec, read_tenancy, run_guard
+from freetier.guard.run import parse_plan_spec, run_guard
 from freetier.pr import REPORT_JSON, REPORT_MD, run_pr, write_report
 from freetier.pr.plans import PullRequest
 from freetier.report import render_text, verdict
 from freetier.stack import load_stack, stack_schema_text
 from freetier.stack.derive import describe_stack, stack_totals
+from freetier.tenancy import read_tenancy
 from freetier.tofu.vars import LAYERS, TFVARS_FILE, tfvars_text
 
 DEFAULT_STACK = Path("stack.yaml")

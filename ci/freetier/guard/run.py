@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from freetier.errors import ConfigError
@@ -57,11 +57,3 @@ def run_guard(
 ) -> GuardResult:
     ctx = guard_context(stack, profile_name)
     return evaluate(gather(stack, plans, live), ctx)
-
-
-def read_tenancy(stack: Stack, env: Mapping[str, str], home: Path) -> list[Resource]:
-    """The compartment's existing resources, through the oci SDK (imported only when asked)."""
-    from freetier.guard.live import read_live
-    from freetier.oci_clients import load_oci_config
-
-    return read_live(stack.oci.compartment_ocid, load_oci_config(env, home))

@@ -13,7 +13,7 @@ from freetier.flux.render import tree_problems
 from freetier.flux.validate import summary, validate_repo
 from freetier.guard.evaluate import GuardResult
 from freetier.guard.render import render_guard_markdown, verdict_line
-from freetier.guard.run import read_tenancy, run_guard
+from freetier.guard.run import run_guard
 from freetier.report import Outcome, StepResult
 from freetier.stack import Stack, stack_schema_text
 from freetier.stack.derive import describe_stack
@@ -119,6 +119,8 @@ def check_guard_step(
     try:
         live = []
         if oci_config_file(env, home) is not None:
+            from freetier.tenancy import read_tenancy  # the oci SDK is slow to import
+
             live = read_tenancy(stack, env, home)
             note += f", with {len(live)} existing resource(s) of the tenancy"
         else:

@@ -1,4 +1,5 @@
-"""What already exists in the tenancy, read with the OCI SDK, as guard Resources.
+"""What already exists in the tenancy, read with the OCI SDK, as guard Resources: the
+guard's `--live` input (an adapter: the guard itself stays pure).
 
 `read_live` does the I/O (every list paginated to its last page); the `*_resource` functions
 and `convert` are pure: SDK model objects in, `Resource` out, so they are tested without a
@@ -11,12 +12,21 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import oci
 
 from freetier.guard.resources import Resource
-from freetier.oci_clients import DEFAULT_RETRY, RetryPolicy, call, list_all, make_client
+from freetier.oci_clients import (
+    DEFAULT_RETRY,
+    RetryPolicy,
+    call,
+    list_all,
+    load_oci_config,
+    make_client,
+)
+from freetier.stack import Stack
 
 ORIGIN = "live"
 
@@ -334,3 +344,9 @@ def read_live(
     Raises RemoteError (one line: client, operation, HTTP status, service code) when OCI
     refuses or fails after the bounded retries, ConfigError when the credentials are unusable."""
     return convert(fetch(compartment_id, config, retry))
+
+
+def read_tenancy(stack: Stack, env: Mapping[str, str], home: Path) -> list[Resource]:
+    """The stack's compartment's existing resources, with the OCI config found in `env` and
+    `home`."""
+    return read_live(stack.oci.compartment_ocid, load_oci_config(env, home))

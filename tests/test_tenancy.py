@@ -11,7 +11,9 @@ import oci
 import pytest
 
 from freetier.errors import ConfigError, RemoteError
-from freetier.guard.live import (
+from freetier.guard.resources import Resource
+from freetier.oci_clients import RetryPolicy, load_oci_config, make_client, service_endpoint
+from freetier.tenancy import (
     LiveListing,
     attached_instances,
     boot_volume_resource,
@@ -21,8 +23,6 @@ from freetier.guard.live import (
     read_live,
     vcn_resource,
 )
-from freetier.guard.resources import Resource
-from freetier.oci_clients import RetryPolicy, load_oci_config, make_client, service_endpoint
 from tests.fakes.oci_server import FakeTenancy, fake_tenancy, write_oci_credentials
 
 FAST = RetryPolicy(max_attempts=3, base_sleep_seconds=0.01, max_sleep_seconds=0.05)
