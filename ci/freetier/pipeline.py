@@ -12,7 +12,7 @@ from typing import Annotated, Any, TypeVar, cast
 import dagger
 from dagger import DefaultPath, Doc, Ignore, dag, function, object_type
 
-from freetier.tofu.vars import LAYERS
+from freetier.layers import LAYERS
 
 F = TypeVar("F", bound=Callable[..., Any])
 # Side effects (reports, posts, applies) must run every time. dagger-io 0.21's overloads

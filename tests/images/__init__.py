@@ -3,22 +3,18 @@ base image (amd64, third-party repositories off) shared by every test module of 
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import json
 import os
 import subprocess
-import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from freetier.cli_images import register_images
-from freetier.cli_images_publish import register_publish
-from freetier.errors import FreetierError
+from freetier.cli import main
 from tests.conftest import ROOT, SHIPPED_STACK
 
 BUILD_NAME, BUILD_ARCH = "base", "amd64"
@@ -36,28 +32,12 @@ class CliRun:
         return [line for line in self.err.splitlines() if line.startswith("freetier: error:")]
 
 
-def images_parser() -> argparse.ArgumentParser:
-    """`freetier images ...` as cli.py wires it: the build half, then the upload half."""
-    parser = argparse.ArgumentParser(prog="freetier")
-    parser.set_defaults(debug=False)
-    register_publish(register_images(parser.add_subparsers()))
-    return parser
-
-
 def run_images(argv: Sequence[str]) -> CliRun:
-    """The CLI in-process with `freetier.cli.main`'s error handling: FreetierError becomes
+    """`freetier.cli.main` in-process, its output captured: FreetierError becomes
     `freetier: error: ...` lines and its exit code; anything else is a bug and propagates."""
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        args = images_parser().parse_args(list(argv))
-        try:
-            code = int(args.handler(args))
-        except FreetierError as exc:
-            if args.debug:
-                traceback.print_exc()
-            for line in str(exc).splitlines() or [type(exc).__name__]:
-                print(f"freetier: error: {line}", file=err)
-            code = exc.exit_code
+        code = main(list(argv))
     return CliRun(code, out.getvalue(), err.getvalue())
 
 

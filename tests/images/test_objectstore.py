@@ -3,7 +3,7 @@ ListObjects (the real oci SDK against the fake)."""
 
 from __future__ import annotations
 
-import os
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from freetier.images.objectstore import (
     object_client,
     open_bucket,
 )
+from tests.images import run_images
 from tests.images.conftest_publish import BUCKET, FAST, MIB, World, world
 
 
@@ -46,11 +47,24 @@ def test_usage_sums_object_sizes_across_pages(env: World) -> None:
     assert [r.query.get("start") for r in pages] == [None, ["obj-2"], ["obj-4"]]
 
 
-def test_usage_as_images_gate_live_calls_it(env: World) -> None:
-    """`images gate --live` passes the environment and the home folder, not a config."""
+def test_images_gate_live_adds_the_bucket_usage(
+    env: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`images gate --live` reads the OCI config from $HOME and counts the bucket's objects."""
     env.add_bucket()
     env.fake.add_object(BUCKET, "a", b"x" * MIB)
-    assert bucket_usage_gb(env.stack, os.environ, env.root / "home") == pytest.approx(MIB / GB)
+    monkeypatch.setenv("HOME", str(env.root / "home"))
+    images = env.root / "out"
+    images.mkdir()
+    (images / "base-arm64.qcow2").write_bytes(b"q" * 1000)
+    run = run_images(
+        ["images", "gate", "--live", "--format", "json", "--dir", str(images),
+         "--stack", str(env.root / "stack.yaml")]
+    )  # fmt: skip
+    assert run.code == 0, run.err
+    body = json.loads(run.out)
+    assert body["bucket_gb"] == pytest.approx(MIB / GB, abs=1e-6)  # rounded to 6 places
+    assert body["total_gb"] == pytest.approx((MIB + 1000) / GB, abs=1e-6)
 
 
 def test_a_bucket_not_created_yet_uses_nothing(env: World) -> None:

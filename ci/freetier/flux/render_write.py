@@ -21,6 +21,8 @@ from pathlib import Path
 from freetier.errors import ConfigError
 from freetier.files import write_files
 from freetier.secrets.model import SecretSpec
+from freetier.secrets.sops_config import SOPS_CONFIG, read_config_recipients
+from freetier.secrets.store import encrypt_placeholder
 
 LOCK_FILE = ".freetier/flux.lock.json"
 Seal = Callable[[SecretSpec, Path], None]
@@ -220,3 +222,16 @@ def _prune_empty_dirs(root: Path, folder: Path) -> None:
         except OSError:
             return
         folder = folder.parent
+
+
+def sops_sealer(root: Path, sops: Callable[[], str]) -> Seal:
+    """Placeholders are encrypted for .sops.yaml's recipients: the sops binary (`sops` finds
+    it) and the recipients are checked before anything moves."""
+    binary = sops()
+    if not read_config_recipients(root):
+        raise ConfigError([f"{root / SOPS_CONFIG}: missing; run `freetier secrets init` first"])
+
+    def seal(spec: SecretSpec, output: Path) -> None:
+        encrypt_placeholder(binary, root, spec, output)
+
+    return seal

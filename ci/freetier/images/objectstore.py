@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import oci
@@ -18,7 +17,6 @@ from freetier.oci_clients import (
     DEFAULT_RETRY,
     RetryPolicy,
     call,
-    load_oci_config,
     make_client,
     remote_errors,
 )
@@ -127,21 +125,13 @@ def usage_bytes(bucket: Bucket) -> int:
 def bucket_usage_gb(
     stack: Stack,
     config: Mapping[str, Any],
-    home: Path | None = None,
     *,
     retry: RetryPolicy = DEFAULT_RETRY,
     env: Mapping[str, str] | None = None,
 ) -> float:
     """GB (10^9 bytes, the unit of `images gate`) used by the objects in
     `stack.images.bucket`: what `images gate --live` adds to the images it is about to
-    upload, against the 20 GB Always Free allowance.
-
-    Two call forms: `bucket_usage_gb(stack, config)` with a loaded OCI config, or
-    `bucket_usage_gb(stack, env, home)` (how `images gate --live` calls it), which reads the
-    config from `env` and `home` with `load_oci_config` first."""
-    if home is not None:
-        env = {str(k): str(v) for k, v in config.items()}
-        config = load_oci_config(env, home)
+    upload, against the 20 GB Always Free allowance."""
     bucket = open_bucket(object_client(config, retry=retry, env=env), stack.images.bucket)
     return usage_bytes(bucket) / GB
 

@@ -10,13 +10,13 @@ from pathlib import Path
 from freetier.comment import DEFAULT_BUDGET, render_comment
 from freetier.errors import FreetierError
 from freetier.github import publish
+from freetier.layers import present_layers
 from freetier.plans.model import LayerPlan, Secrets
 from freetier.report import Report, StepResult
 from freetier.review.publication import build_publication
 from freetier.stack import Stack
 from freetier.tofu.layer import PLAN_JSON, plan_layer
 from freetier.tofu.run import TOFU_NAMES, Tofu
-from freetier.tofu.vars import LAYERS
 
 
 @dataclass(frozen=True)
@@ -25,10 +25,6 @@ class PullRequest:
     number: int
     head_sha: str
     base_sha: str = ""
-
-
-def layers_of(stack_file: Path) -> list[str]:
-    return [n for n in LAYERS if (stack_file.parent / "tofu" / n / "versions.tf").is_file()]
 
 
 def plan_steps(
@@ -44,7 +40,7 @@ def plan_steps(
     path: str | None,
 ) -> tuple[list[StepResult], list[LayerPlan], list[tuple[str, Path]]]:
     """A step per layer; plans need OCI credentials (the provider reads the tenancy)."""
-    layers = layers_of(stack_file)
+    layers = present_layers(stack_file)
     missing = None
     if not can_reach_oci:
         missing = "no OCI credentials: plans need the tenancy"

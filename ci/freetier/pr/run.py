@@ -93,3 +93,12 @@ def write_report(run: PrRun, out_dir: Path) -> list[Path]:
             COMMENT_FULL_MD: run.full,
         },
     )
+
+
+def offline_steps(report: Report) -> list[str]:
+    """The steps skipped for lack of credentials or tools: what `--online` refuses."""
+    return [
+        s.name
+        for s in report.steps
+        if s.outcome == "skipped" and (s.name == "oci" or s.name.startswith("plan:"))
+    ]

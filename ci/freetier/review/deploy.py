@@ -12,12 +12,12 @@ from pathlib import Path
 
 from freetier.comment import MARKER, read_fingerprints
 from freetier.github import comment_on_pull, pulls_for_commit, sticky_comment_body
+from freetier.layers import present_layers
 from freetier.plans.model import Reviewed, Secrets
 from freetier.review.gate import Applied, Refused, apply_reviewed
 from freetier.stack import Stack
 from freetier.tofu import run
 from freetier.tofu.layer import prepare
-from freetier.tofu.vars import LAYERS
 
 
 def deploy(
@@ -45,9 +45,7 @@ def deploy(
     reviewed = read_fingerprints(body)
     tofu = tofu or run.Tofu.find()
     applied: list[Applied] = []
-    for layer in LAYERS:  # dependency order; a refusal or failure stops the rest
-        if not (stack_file.parent / "tofu" / layer / "versions.tf").is_file():
-            continue
+    for layer in present_layers(stack_file):  # in order; a refusal or failure stops the rest
         try:
             seen = reviewed.get(layer)
             if seen is None or "changes" not in seen:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +22,9 @@ from freetier.errors import ConfigError
 from freetier.files import write_files
 from freetier.secrets.age import Identity, ensure_identity, read_recipient
 from freetier.secrets.model import (
+    KEY_PATTERN,
+    NAME_PATTERN,
+    NAMESPACE_PATTERN,
     PLACEHOLDER_ANNOTATION,
     SecretSpec,
     all_placeholders,
@@ -55,6 +58,53 @@ class SecretTarget:
     @classmethod
     def from_spec(cls, spec: SecretSpec) -> SecretTarget:
         return cls(spec.name, spec.namespace, spec.path, {k.name: k.placeholder for k in spec.keys})
+
+
+def check_names(name: str, key: str, namespace: str | None) -> list[str]:
+    """What is wrong with a Secret's name, key and namespace as a user typed them."""
+    problems = []
+    if not NAME_PATTERN.match(name):
+        problems.append(f"NAME {name!r}: not a valid Kubernetes object name")
+    if not KEY_PATTERN.match(key):
+        problems.append(f"KEY {key!r}: only letters, digits, '-', '_' and '.' are allowed")
+    if namespace is not None and not NAMESPACE_PATTERN.match(namespace):
+        problems.append(f"--namespace {namespace!r}: not a valid namespace name")
+    return problems
+
+
+def resolve_target(
+    root: Path,
+    specs: Sequence[SecretSpec],
+    name: str,
+    namespace: str | None,
+    path: str | None,
+) -> SecretTarget:
+    """The Secret file `secrets set NAME` writes: the tree's declaration of NAME, with the
+    namespace and path the user gave instead when given (`path` is relative to `root`)."""
+    by_name = {s.name: s for s in specs}
+    spec = by_name.get(name)
+    if spec is None and path is None:
+        known = ", ".join(sorted(by_name)) or "none"
+        raise ConfigError(
+            [f"{name}: not a Secret the tree declares (known: {known}); give --path FILE"]
+        )
+    base = SecretTarget.from_spec(spec) if spec else SecretTarget(name, "default", "")
+    return SecretTarget(
+        name=name,
+        namespace=namespace or base.namespace,
+        relpath=_relative(root, Path(path)) if path else base.relpath,
+        placeholders=base.placeholders,
+    )
+
+
+def _relative(root: Path, path: Path) -> str:
+    """--path relative to the stack's folder (the repository root), as sops' rules see it."""
+    if path.is_absolute():
+        try:
+            return path.resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            raise ConfigError([f"--path {path}: outside the repository {root.resolve()}"]) from None
+    return path.as_posix()
 
 
 @dataclass(frozen=True)

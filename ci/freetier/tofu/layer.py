@@ -9,6 +9,7 @@ from pathlib import Path
 
 from freetier.errors import ConfigError, ToolError
 from freetier.files import read_text, write_files
+from freetier.layers import LAYER_MARKER, layer_folder
 from freetier.plans.fingerprint import make_fingerprint, normalise_changes
 from freetier.plans.mask import NO_SECRETS
 from freetier.plans.model import Fingerprint, LayerPlan, Reviewed, Secrets
@@ -35,10 +36,29 @@ class PlannedLayer:
 
 
 def layer_dir(stack_file: Path, layer: str) -> Path:
-    folder = stack_file.parent / "tofu" / layer
-    if not (folder / "versions.tf").is_file():
+    folder = layer_folder(stack_file, layer)
+    if not (folder / LAYER_MARKER).is_file():
         raise ConfigError([f"{folder}: no such tofu layer (expected versions.tf there)"])
     return folder
+
+
+def vars_drift(stack: Stack, stack_file: Path, layer: str) -> tuple[Path, str | None]:
+    """The layer's variables file, and None when it is what stack.yaml derives, else why not
+    ("missing" or "out of date")."""
+    target = layer_folder(stack_file, layer) / TFVARS_FILE
+    current = target.read_text(encoding="utf-8") if target.is_file() else None
+    if current == tfvars_text(stack):
+        return target, None
+    return target, "missing" if current is None else "out of date"
+
+
+def write_vars(stack: Stack, stack_file: Path, layer: str) -> Path:
+    """Write the layer's variables from stack.yaml, into a layer folder that exists."""
+    folder = layer_folder(stack_file, layer)
+    if not folder.is_dir():
+        raise ConfigError([f"{folder}: no such layer folder"])
+    write_files(folder, {TFVARS_FILE: tfvars_text(stack)})
+    return folder / TFVARS_FILE
 
 
 def prepare(

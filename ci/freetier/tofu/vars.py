@@ -8,7 +8,6 @@ from typing import Any
 from freetier.guard.profile import Profile, load_profile
 from freetier.stack import Stack
 
-LAYERS = ("oci",)
 TFVARS_FILE = "stack.auto.tfvars.json"
 
 

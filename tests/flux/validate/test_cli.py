@@ -1,33 +1,14 @@
-"""`freetier flux validate` driven in-process through a parser built around register_validate."""
+"""`freetier flux validate` driven in-process through `freetier.cli.main`."""
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
-from freetier.cli_flux_validate import register_validate
-from freetier.errors import FreetierError
+from freetier.cli import main
 from tests.flux.validate.conftest import edit
-
-
-def main(argv: Sequence[str]) -> int:
-    """What freetier.cli.main does around a handler: FreetierError -> one line each, its code."""
-    parser = argparse.ArgumentParser(prog="freetier")
-    flux = parser.add_subparsers().add_parser("flux")
-    register_validate(flux.add_subparsers())
-    args = parser.parse_args(argv)
-    try:
-        code: int = args.handler(args)
-    except FreetierError as exc:
-        for line in str(exc).splitlines():
-            print(f"freetier: error: {line}", file=sys.stderr)
-        return exc.exit_code
-    return code
 
 
 def test_clean_repository_exits_0(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:

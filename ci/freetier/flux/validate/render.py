@@ -111,3 +111,4 @@ def _result(finding: Finding, rule_index: int) -> dict[str, Any]:
 
 
 RENDERERS = {"text": render_text, "json": render_json, "sarif": render_sarif}
+FORMATS = tuple(RENDERERS)

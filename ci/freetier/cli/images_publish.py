@@ -1,8 +1,6 @@
-"""The CLI of the image upload half: `images publish`, `images talos` and `images propose`.
-
-`register_publish(images_subparsers)` adds them to the `images` command's subparsers; the
-handlers return the exit code and let FreetierError reach `freetier.cli.main`.
-"""
+"""`freetier images publish|talos|propose`: the upload half of the images stage, added to the
+`images` subparsers that `cli.images.register` returns. Handlers return the exit code and let
+FreetierError reach `freetier.cli.main`."""
 
 from __future__ import annotations
 
@@ -13,32 +11,20 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from freetier.errors import ConfigError
-from freetier.github.client import check_repo_name
-from freetier.github.propose import (
-    DEFAULT_BASE,
-    DEFAULT_BRANCH,
-    Proposed,
-    check_branches,
-    propose,
-)
-from freetier.image_ocids import TFVARS, check_tfvars, proposal_content
-from freetier.images.importer import ARCHES, Waiting
-from freetier.images.publish import (
-    PublishOptions,
-    PublishResult,
-    abort_publish,
-    publish_image,
-)
+from freetier.cli.common import SubParsers, add_stack, minutes
+from freetier.github.propose import DEFAULT_BASE, DEFAULT_BRANCH
+from freetier.image_ocids import TFVARS
+from freetier.images.importer import ARCHES
 from freetier.images.publish_upload import DEFAULT_PARALLEL, MIB
-from freetier.images.talos import FORMATS, publish_talos
-from freetier.images.talos_fetch import Fetching
-from freetier.oci_clients import load_oci_config
-from freetier.stack import load_stack
+from freetier.images.talos import FORMATS
+from freetier.layers import layer_folder
 
-DEFAULT_STACK = Path("stack.yaml")
+if TYPE_CHECKING:
+    from freetier.github.propose import Proposed
+    from freetier.images.publish import PublishOptions, PublishResult
+
 DEFAULT_DIR = Path("out/images")
 DEFAULT_PART_MIB = 32
 DEFAULT_IMPORT_MINUTES = 90.0
@@ -48,7 +34,7 @@ DEBIAN_VERSIONS = {"bookworm": "12", "trixie": "13"}
 TFVARS_HINT = "tofu/oci/images.auto.tfvars.json"
 
 
-def register_publish(images: Any) -> None:
+def register(images: SubParsers[argparse.ArgumentParser]) -> None:
     publish = images.add_parser(
         "publish",
         help="upload a built image and import it as an OCI custom image",
@@ -101,7 +87,7 @@ def register_publish(images: Any) -> None:
     _register_propose(images)
 
 
-def _register_propose(images: Any) -> None:
+def _register_propose(images: SubParsers[argparse.ArgumentParser]) -> None:
     proposal = images.add_parser(
         "propose",
         help="open or update the pull request that carries the published image OCIDs",
@@ -126,12 +112,7 @@ def _register_propose(images: Any) -> None:
         default=DEFAULT_BRANCH,
         help=f"the branch freetier owns for the proposal (default {DEFAULT_BRANCH})",
     )
-    proposal.add_argument(
-        "--stack",
-        type=Path,
-        default=DEFAULT_STACK,
-        help=f"default: stack.yaml; {TFVARS_HINT} is read from its folder",
-    )
+    add_stack(proposal, help=f"default: stack.yaml; {TFVARS_HINT} is read from its folder")
     proposal.add_argument(
         "--ocids",
         type=Path,
@@ -147,7 +128,7 @@ def _register_propose(images: Any) -> None:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--stack", type=Path, default=DEFAULT_STACK, help="default: stack.yaml")
+    add_stack(parser)
     parser.add_argument(
         "--part-size",
         type=_part_mib,
@@ -164,7 +145,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--import-timeout",
-        type=_minutes,
+        type=minutes,
         default=DEFAULT_IMPORT_MINUTES,
         metavar="MINUTES",
         help=f"give up an import still running after this (default {DEFAULT_IMPORT_MINUTES:g})",
@@ -172,6 +153,11 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
+    from freetier.errors import ConfigError
+    from freetier.images.publish import abort_publish, publish_image
+    from freetier.oci_clients import load_oci_config
+    from freetier.stack import load_stack
+
     name = _image_name(args.name)
     stack = load_stack(args.stack)
     config = load_oci_config(os.environ, Path.home())
@@ -195,7 +181,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
         progress=sys.stderr,
         part_size=args.part_size * MIB,
         parallel=args.parallel,
-        tofu_dir=args.stack.parent / "tofu" / "oci",
+        tofu_dir=layer_folder(args.stack, "oci"),
         options=_options(args),
     )
     _print_result(f"{name}-{args.arch}", result)
@@ -203,6 +189,11 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def cmd_talos(args: argparse.Namespace) -> int:
+    from freetier.images.talos import publish_talos
+    from freetier.images.talos_fetch import Fetching
+    from freetier.oci_clients import load_oci_config
+    from freetier.stack import load_stack
+
     stack = load_stack(args.stack)
     config = load_oci_config(os.environ, Path.home())
     image, result = publish_talos(
@@ -214,7 +205,7 @@ def cmd_talos(args: argparse.Namespace) -> int:
         progress=sys.stderr,
         part_size=args.part_size * MIB,
         parallel=args.parallel,
-        tofu_dir=args.stack.parent / "tofu" / "oci",
+        tofu_dir=layer_folder(args.stack, "oci"),
         options=_options(args),
         fetching=Fetching(),
         expected_sha256=args.sha256,
@@ -226,7 +217,12 @@ def cmd_talos(args: argparse.Namespace) -> int:
 
 
 def cmd_propose(args: argparse.Namespace) -> int:
-    tfvars = args.stack.parent / "tofu" / "oci" / TFVARS
+    from freetier.errors import ConfigError
+    from freetier.github.client import check_repo_name
+    from freetier.github.propose import check_branches, propose
+    from freetier.image_ocids import check_tfvars, proposal_content
+
+    tfvars = layer_folder(args.stack, "oci") / TFVARS
     token = os.environ.get("GITHUB_TOKEN", "")
     problems: list[str] = []
     _collect(problems, check_repo_name, args.repo)
@@ -261,6 +257,8 @@ def cmd_propose(args: argparse.Namespace) -> int:
 
 def _collect(problems: list[str], check: Callable[..., None], *args: Any) -> None:
     """Run one input check; keep its problems so that every one is reported together."""
+    from freetier.errors import ConfigError
+
     try:
         check(*args)
     except ConfigError as exc:
@@ -269,6 +267,8 @@ def _collect(problems: list[str], check: Callable[..., None], *args: Any) -> Non
 
 def _repo_path(path: Path) -> str:
     """`path` as the repository names it: relative to the current folder, its root."""
+    from freetier.errors import ConfigError
+
     relative = Path(os.path.relpath(path.resolve(), Path.cwd().resolve()))
     if relative.parts[:1] == ("..",):
         raise ConfigError([f"{path}: outside the current folder; run from the repository's root"])
@@ -295,6 +295,9 @@ def _print_proposal(result: Proposed, *, base: str, path: str) -> None:
 
 
 def _options(args: argparse.Namespace) -> PublishOptions:
+    from freetier.images.importer import Waiting
+    from freetier.images.publish import PublishOptions
+
     return PublishOptions(waiting=Waiting(timeout_seconds=args.import_timeout * 60))
 
 
@@ -310,6 +313,8 @@ def _print_result(label: str, result: PublishResult) -> None:
 
 
 def _image_name(value: str) -> str:
+    from freetier.errors import ConfigError
+
     if not IMAGE_NAME.match(value):
         raise ConfigError(
             [f"image name {value!r}: lower-case letters, digits and '-', at most 32 characters"]
@@ -328,16 +333,6 @@ def _parallel(value: str) -> int:
     number = _int(value)
     if not 1 <= number <= 32:
         raise argparse.ArgumentTypeError(f"{value}: between 1 and 32")
-    return number
-
-
-def _minutes(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value}: not a number of minutes") from None
-    if not number > 0:
-        raise argparse.ArgumentTypeError(f"{value}: must be more than 0")
     return number
 
 

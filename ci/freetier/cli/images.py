@@ -1,39 +1,23 @@
-"""The CLI of the images stage: `images build`, `gate`, `boot-test` and `needed`.
+"""`freetier images build|gate|boot-test|needed`: the images built from packages, their size
+gates, their boot test, and which image each architecture of the stack boots.
 
-`register_images(sub)` returns the `images` subparsers so `publish` and `talos` can be
-added beside them.
-"""
+`register(sub)` returns the `images` subparsers so `cli.images_publish` adds the upload half
+(publish, talos, propose) beside them."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import sys
-from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, cast
 
-from freetier.errors import ConfigError
-from freetier.images.audit import render_audit
-from freetier.images.boot import boot_test
-from freetier.images.build import build_image, image_stem
-from freetier.images.gate import find_images, gate, render_gate_json, render_gate_text
-from freetier.images.needed import needed_images, needed_json
-from freetier.images.recipe import arch_info
-from freetier.stack import load_stack
-from freetier.stack.model import Stack
+from freetier.cli.common import SubParsers, add_format, add_stack, progress
 
-DEFAULT_STACK = Path("stack.yaml")
 DEFAULT_OUT = Path("out/images")
-# --live: the other half of the images stage provides the bucket's current usage here.
-BUCKET_USAGE_MODULE = "freetier.images.objectstore"
-BUCKET_USAGE_FUNCTION = "bucket_usage_gb"  # (stack, env, home) -> float, in GB (10^9 bytes)
 
 
-def register_images(sub: Any) -> Any:
-    """Add `images` with build, gate and boot-test; return its subparsers object."""
+def register(sub: SubParsers[argparse.ArgumentParser]) -> SubParsers[argparse.ArgumentParser]:
     images = sub.add_parser(
         "images",
         help="build, check and boot the VM images",
@@ -68,7 +52,13 @@ def register_images(sub: Any) -> Any:
     build.add_argument(
         "--no-lynis", action="store_true", help="skip Lynis even if the recipe asks for it"
     )
-    _common(build)
+    add_stack(build)
+    build.add_argument(
+        "--recipes",
+        type=Path,
+        metavar="DIR",
+        help="recipe folder (default: images/ beside the stack file)",
+    )
     build.set_defaults(handler=cmd_images_build)
 
     gate_cmd = images_sub.add_parser(
@@ -83,10 +73,8 @@ def register_images(sub: Any) -> Any:
     gate_cmd.add_argument(
         "--live", action="store_true", help="add the bucket's current usage (oci SDK)"
     )
-    gate_cmd.add_argument(
-        "--format", choices=("text", "json"), default="text", help="output format"
-    )
-    gate_cmd.add_argument("--stack", type=Path, default=DEFAULT_STACK, help="default: stack.yaml")
+    add_format(gate_cmd)
+    add_stack(gate_cmd)
     gate_cmd.set_defaults(handler=cmd_images_gate)
 
     boot = images_sub.add_parser(
@@ -114,7 +102,7 @@ def register_images(sub: Any) -> Any:
         help="auto: KVM when /dev/kvm works for this architecture, else (or when the VM "
         "dies under KVM) TCG",
     )
-    boot.add_argument("--stack", type=Path, default=DEFAULT_STACK, help="default: stack.yaml")
+    add_stack(boot)
     boot.set_defaults(handler=cmd_images_boot_test)
 
     needed = images_sub.add_parser(
@@ -127,7 +115,7 @@ def register_images(sub: Any) -> Any:
         "two images would need the same architecture.",
     )
     needed.add_argument("--format", choices=("text", "json"), default="text")
-    needed.add_argument("--stack", type=Path, default=DEFAULT_STACK, help="default: stack.yaml")
+    add_stack(needed)
     needed.set_defaults(handler=cmd_images_needed)
     return images_sub
 
@@ -143,21 +131,11 @@ def _arch_arg(parser: argparse.ArgumentParser, *, required: bool) -> None:
     )
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--stack", type=Path, default=DEFAULT_STACK, help="default: stack.yaml")
-    parser.add_argument(
-        "--recipes",
-        type=Path,
-        metavar="DIR",
-        help="recipe folder (default: images/ beside the stack file)",
-    )
-
-
-def _progress(line: str) -> None:
-    print(f"images: {line}", file=sys.stderr, flush=True)
-
-
 def cmd_images_build(args: argparse.Namespace) -> int:
+    from freetier.images.build import build_image, image_stem
+    from freetier.images.recipe import arch_info
+    from freetier.stack import load_stack
+
     arch_info(args.arch)
     stack = load_stack(args.stack)
     recipes = args.recipes or args.stack.parent / "images"
@@ -168,7 +146,7 @@ def cmd_images_build(args: argparse.Namespace) -> int:
         args.out,
         stack,
         third_party=not args.no_third_party,
-        progress=_progress,
+        progress=progress("images"),
         images_dir=recipes,
         deb_cache=cache,
         lynis=False if args.no_lynis else None,
@@ -180,13 +158,23 @@ def cmd_images_build(args: argparse.Namespace) -> int:
 
 
 def cmd_images_gate(args: argparse.Namespace) -> int:
+    from freetier.errors import ConfigError
+    from freetier.images.gate import find_images, gate, render_gate_json, render_gate_text
+    from freetier.stack import load_stack
+
     stack = load_stack(args.stack)
     if not args.dir.is_dir():
         raise ConfigError([f"--dir {args.dir}: no such folder"])
     images = find_images(args.dir)
     if not images:
         raise ConfigError([f"--dir {args.dir}: no images (*.qcow2, *.oci) to gate"])
-    usage = bucket_usage(stack, os.environ, Path.home()) if args.live else 0.0
+    usage = 0.0
+    if args.live:
+        from freetier.images.objectstore import bucket_usage_gb
+        from freetier.oci_clients import load_oci_config
+
+        config = load_oci_config(os.environ, Path.home())
+        usage = bucket_usage_gb(stack, config, env=os.environ)
     result = gate(images, stack.images.gates, usage)
     sys.stdout.write(
         render_gate_json(result) if args.format == "json" else render_gate_text(result)
@@ -195,6 +183,9 @@ def cmd_images_gate(args: argparse.Namespace) -> int:
 
 
 def cmd_images_needed(args: argparse.Namespace) -> int:
+    from freetier.images.needed import needed_images, needed_json
+    from freetier.stack import load_stack
+
     images = needed_images(load_stack(args.stack), str(args.stack))
     if args.format == "json":
         print(json.dumps(needed_json(images), indent=2))
@@ -205,24 +196,14 @@ def cmd_images_needed(args: argparse.Namespace) -> int:
     return 0
 
 
-BucketUsage = Callable[[Stack, Mapping[str, str], Path], float]
-
-
-def bucket_usage(stack: Stack, env: Mapping[str, str], home: Path) -> float:
-    """The bucket's current usage in GB, from freetier.images.objectstore.bucket_usage_gb."""
-    try:
-        module = importlib.import_module(BUCKET_USAGE_MODULE)
-    except ImportError:
-        module = None
-    func = getattr(module, BUCKET_USAGE_FUNCTION, None)
-    if func is None:
-        raise ConfigError(
-            [f"--live: {BUCKET_USAGE_MODULE}.{BUCKET_USAGE_FUNCTION} is not available"]
-        )
-    return float(cast(BucketUsage, func)(stack, env, home))
-
-
 def cmd_images_boot_test(args: argparse.Namespace) -> int:
+    from freetier.errors import ConfigError
+    from freetier.images.audit import render_audit
+    from freetier.images.boot import boot_test
+    from freetier.images.build import image_stem
+    from freetier.images.recipe import arch_info
+    from freetier.stack import load_stack
+
     info = arch_info(args.arch)
     stack = load_stack(args.stack)
     image = args.dir / f"{image_stem(args.name, info.name)}.qcow2"
@@ -238,7 +219,7 @@ def cmd_images_boot_test(args: argparse.Namespace) -> int:
         image,
         info.name,
         admin_cidrs=stack.network.admin_cidrs,
-        progress=_progress,
+        progress=progress("images"),
         deadline_s=deadline,
         accel=args.accel,
     )

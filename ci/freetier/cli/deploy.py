@@ -1,0 +1,58 @@
+"""`freetier deploy`: on main, apply every layer exactly as its merged pull request reviewed
+it."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from freetier.cli.common import SubParsers, add_backend, add_stack
+from freetier.cli.plans import registered
+
+
+def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
+    dep = sub.add_parser(
+        "deploy",
+        help="on main: apply every layer exactly as its merged pull request reviewed it",
+        description="Find the merged pull request of --sha, read the plan fingerprints its "
+        "comment carries, and for each layer in order plan again and apply only an identical "
+        "plan. A refusal stops later layers and is posted to the pull request.",
+    )
+    dep.add_argument("--repo", required=True, metavar="OWNER/NAME")
+    dep.add_argument("--sha", required=True, help="the commit on main being deployed")
+    add_stack(dep)
+    dep.add_argument("--out", type=Path, default=Path("out/deploy"))
+    add_backend(dep)
+    dep.set_defaults(handler=cmd_deploy)
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from freetier.errors import ConfigError
+    from freetier.review.deploy import deploy
+    from freetier.stack import load_stack
+
+    stack = load_stack(args.stack)
+    token = os.environ.get("GITHUB_TOKEN", "")
+    if not token:
+        raise ConfigError(
+            ["GITHUB_TOKEN: not set; deploy reads the reviewed plan from the merged pull request"]
+        )
+    applied = deploy(
+        stack,
+        args.stack,
+        repo=args.repo,
+        sha=args.sha,
+        token=token,
+        out=args.out,
+        secrets=registered(),
+        backend=not args.no_backend,
+        backend_config=args.backend_config,
+        progress=lambda line: print(line, file=sys.stderr, flush=True),
+    )
+    print(
+        f"deployed {len(applied)} layer(s): "
+        + (", ".join(f"{a.layer} ({a.how})" for a in applied) or "none")
+    )
+    return 0
