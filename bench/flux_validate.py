@@ -17,7 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from freetier.command import Command, run
-from freetier.flux.validate import render_text, validate_repo
+from freetier.flux.validate.render import render_text
+from freetier.flux.validate.run import validate_repo
 
 APPS = 200
 ROUNDS = 3

@@ -15,7 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from freetier.guard import Context, evaluate, load_prices, load_profile, read_plan
+from freetier.guard.classify import Context
+from freetier.guard.evaluate import evaluate
+from freetier.guard.plan import read_plan
+from freetier.guard.profile import load_prices, load_profile
 
 RESOURCES = 5_000
 ROUNDS = 7

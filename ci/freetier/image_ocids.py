@@ -12,6 +12,9 @@ from typing import Any
 from freetier.errors import ConfigError
 
 TFVARS = "images.auto.tfvars.json"
+# `images propose`: the branch it merges into, and the branch that belongs to freetier.
+DEFAULT_BASE = "main"
+DEFAULT_BRANCH = "freetier/images"
 
 
 def read_tfvars(path: Path) -> dict[str, Any]:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from freetier.doctor import TOOLS, blocked_stages, probe_tool, probe_tools
+from freetier.doctor.probe import blocked_stages, probe_tool, probe_tools
+from freetier.doctor.tools import TOOLS
 
 TOOL = {t.key: t for t in TOOLS}
 

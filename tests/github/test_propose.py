@@ -13,7 +13,7 @@ import pytest
 
 from freetier.cli import main
 from freetier.errors import ConfigError, RemoteError
-from freetier.github import RetryPolicy
+from freetier.github.client import RetryPolicy
 from freetier.github.propose import TITLE, OcidChange, Proposed, ocid_changes, propose
 from tests.fakes.github_server import FakeGitHub
 

@@ -12,15 +12,14 @@ import pytest
 from github.GithubException import GithubException
 
 from freetier.errors import ConfigError, RemoteError
-from freetier.github import (
+from freetier.github.client import RetryPolicy, connect
+from freetier.github.publish import (
     COMMENT_LIMIT,
     SUMMARY_LIMIT,
     CheckRun,
     Publication,
     Published,
-    RetryPolicy,
     comment_on_pull,
-    connect,
     fit_summary,
     publish,
     pulls_for_commit,

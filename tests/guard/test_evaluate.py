@@ -6,16 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from freetier.guard import (
-    Context,
-    GuardResult,
-    Resource,
-    evaluate,
-    load_prices,
-    load_profile,
-    plan_resources,
-    stack_resources,
-)
+from freetier.guard.classify import Context
+from freetier.guard.evaluate import GuardResult, evaluate
+from freetier.guard.from_stack import stack_resources
+from freetier.guard.plan import plan_resources
+from freetier.guard.profile import load_prices, load_profile
+from freetier.guard.resources import Resource
 from freetier.stack import load_stack
 from tests.conftest import SHIPPED_STACK
 from tests.guard.planjson import a1, change, instance, plan

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from freetier.errors import ConfigError
-from freetier.guard import read_plan
-from freetier.guard.plan import is_unknown, lookup, path_parts, plan_resources
+from freetier.guard.plan import is_unknown, lookup, path_parts, plan_resources, read_plan
 from tests.guard.planjson import change, instance, plan
 
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from freetier.cli import main
-from freetier.secrets import locate_sops
+from freetier.secrets.sops import locate_sops
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,17 +8,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from freetier.secrets import (
+from freetier.secrets.age import ensure_identity, is_recipient, read_recipient
+from freetier.secrets.model import IDENTITY_FILE
+from freetier.secrets.sops_config import (
     ENCRYPTED_REGEX,
-    IDENTITY_FILE,
     PATH_REGEX,
     SOPS_CONFIG,
-    ensure_identity,
     read_config_recipients,
-    read_recipient,
     sops_config_text,
 )
-from freetier.secrets.age import is_recipient
 from tests.secrets.harness import new_repo, run_cli
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from freetier.secrets import IDENTITY_FILE
+from freetier.secrets.model import IDENTITY_FILE
 from tests.secrets.harness import new_repo, run_cli, sops_binary
 
 CANARY = "canary-cli-9b1d-never-printed"

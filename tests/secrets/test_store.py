@@ -11,19 +11,21 @@ import yaml
 
 from freetier.command import Command, Completed, run
 from freetier.errors import ConfigError
-from freetier.secrets import (
+from freetier.secrets.age import ensure_identity
+from freetier.secrets.model import (
     IDENTITY_FILE,
     PLACEHOLDER_ANNOTATION,
     SOPS_CONFIG,
     SecretKey,
     SecretSpec,
+)
+from freetier.secrets.sops_config import sops_config_text
+from freetier.secrets.store import (
     SecretTarget,
-    ensure_identity,
     init_secrets,
     read_secret_file,
     seed_placeholder,
     set_secret_value,
-    sops_config_text,
 )
 from tests.secrets.harness import sops_binary
 

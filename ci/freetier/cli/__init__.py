@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import traceback
 from collections.abc import Sequence
 
 from freetier import __version__
@@ -33,8 +32,13 @@ from freetier.errors import FreetierError
 __all__ = ["build_parser", "main"]
 
 
+# Command groups in the order of `freetier --help`; `images_publish` adds to `images`.
+GROUPS = (stack, schema, doctor, pr, guard, tofu, plans, comment, deploy, flux, secrets, images)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not hasattr(args, "handler"):
         parser.print_help(sys.stderr)
@@ -43,6 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.handler(args)
     except FreetierError as exc:
         if args.debug:
+            import traceback
+
             traceback.print_exc()
         for line in str(exc).splitlines() or [type(exc).__name__]:
             print(f"freetier: error: {line}", file=sys.stderr)
@@ -53,7 +59,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The whole command tree; given the `argv` about to be parsed, the tree of the one
+    command it runs, and every other command as its name and help line alone (all that
+    `freetier --help` lists), so a run imports no more than it uses."""
     parser = argparse.ArgumentParser(
         prog="freetier",
         description="Build, plan, check and run a $0 Kubernetes platform on OCI Always Free.",
@@ -63,8 +72,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     parser.set_defaults(debug=False)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
-    # The order of `freetier --help`.
-    for group in (stack, schema, doctor, pr, guard, tofu, plans, comment, deploy, flux, secrets):
-        group.register(sub)
-    images_publish.register(images.register(sub))
+    command = None if argv is None else _command_of(argv)
+    for group in GROUPS:
+        if argv is not None and command not in group.COMMANDS:
+            for name, line in group.COMMANDS.items():
+                sub.add_parser(name, help=line)
+        elif group is images:
+            images_publish.register(images.register(sub))
+        else:
+            group.register(sub)
     return parser
+
+
+def _command_of(argv: Sequence[str]) -> str | None:
+    """The command `argv` runs (its first word that is not an option), or None: then no
+    command's own arguments are needed."""
+    return next((word for word in argv if not word.startswith("-")), None)

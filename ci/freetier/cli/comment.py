@@ -9,13 +9,17 @@ from pathlib import Path
 
 from freetier.cli.common import SubParsers
 from freetier.cli.plans import registered
-from freetier.comment import DEFAULT_BUDGET
+
+# The top-level commands this module adds, with their line in `freetier --help`.
+COMMANDS = {
+    "comment": "the pull-request comment",
+}
 
 
 def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
     comment = sub.add_parser(
         "comment",
-        help="the pull-request comment",
+        help=COMMANDS["comment"],
         description="Render or post the one plan comment.",
     )
     comment_sub = comment.add_subparsers(title="commands", metavar="COMMAND")
@@ -43,6 +47,8 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
 
 
 def _comment_args(parser: argparse.ArgumentParser) -> None:
+    from freetier.comment import DEFAULT_BUDGET
+
     parser.add_argument(
         "--plan",
         action="append",
@@ -81,7 +87,7 @@ def cmd_comment_render(args: argparse.Namespace) -> int:
 def cmd_comment_post(args: argparse.Namespace) -> int:
     from freetier.comment import render_full
     from freetier.errors import ConfigError
-    from freetier.github import publish
+    from freetier.github.publish import publish
     from freetier.report.summary import write_step_summary
     from freetier.review.inputs import load_guard, load_plans
     from freetier.review.publication import build_publication

@@ -11,11 +11,16 @@ from pathlib import Path
 from freetier.cli.common import SubParsers, add_backend, add_stack
 from freetier.cli.plans import registered
 
+# The top-level commands this module adds, with their line in `freetier --help`.
+COMMANDS = {
+    "deploy": "on main: apply every layer exactly as its merged pull request reviewed it",
+}
+
 
 def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
     dep = sub.add_parser(
         "deploy",
-        help="on main: apply every layer exactly as its merged pull request reviewed it",
+        help=COMMANDS["deploy"],
         description="Find the merged pull request of --sha, read the plan fingerprints its "
         "comment carries, and for each layer in order plan again and apply only an identical "
         "plan. A refusal stops later layers and is posted to the pull request.",

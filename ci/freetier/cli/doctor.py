@@ -7,16 +7,23 @@ import sys
 from typing import TYPE_CHECKING, TextIO
 
 from freetier.cli.common import SubParsers, add_format, print_json
-from freetier.doctor.tools import STAGES
 
 if TYPE_CHECKING:
-    from freetier.doctor import ToolStatus
+    from freetier.doctor.probe import ToolStatus
+
+
+# The top-level commands this module adds, with their line in `freetier --help`.
+COMMANDS = {
+    "doctor": "which external tools each stage needs, and which are here",
+}
 
 
 def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
+    from freetier.doctor.tools import STAGES
+
     doctor = sub.add_parser(
         "doctor",
-        help="which external tools each stage needs, and which are here",
+        help=COMMANDS["doctor"],
         description="Look up every external tool the stages drive: found or missing, version, "
         "and the stages a missing one blocks. Exit 2 when a needed tool is missing.",
     )
@@ -31,7 +38,8 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from freetier.doctor import TOOLS, blocked_stages, probe_tools
+    from freetier.doctor.probe import blocked_stages, probe_tools
+    from freetier.doctor.tools import STAGES, TOOLS
 
     wanted = set(args.stage or STAGES)
     statuses = probe_tools(t for t in TOOLS if wanted.intersection(t.stages))
@@ -61,7 +69,7 @@ def _status_json(s: ToolStatus) -> dict[str, object]:
 
 
 def _print_doctor_table(statuses: list[ToolStatus], out: TextIO) -> None:
-    from freetier.doctor import blocked_stages
+    from freetier.doctor.probe import blocked_stages
 
     rows = [("TOOL", "STATUS", "VERSION", "STAGES", "PATH / DETAIL")]
     rows += [

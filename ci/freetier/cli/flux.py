@@ -10,17 +10,22 @@ from typing import TYPE_CHECKING
 
 from freetier.cli.common import SubParsers, add_format, add_stack
 from freetier.cli.secrets import sops_binary
-from freetier.flux.validate.render import FORMATS
 
 if TYPE_CHECKING:
     from freetier.flux.render import RenderPlan
     from freetier.stack import Stack
 
 
+# The top-level commands this module adds, with their line in `freetier --help`.
+COMMANDS = {
+    "flux": "the Flux tree (clusters/, infrastructure/, apps/)",
+}
+
+
 def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
-    flux = sub.add_parser(
-        "flux", help="the Flux tree (clusters/, infrastructure/, apps/)", description="Flux."
-    )
+    from freetier.flux.validate.render import FORMATS
+
+    flux = sub.add_parser("flux", help=COMMANDS["flux"], description="Flux.")
     flux_sub = flux.add_subparsers(title="commands", metavar="COMMAND")
     render = flux_sub.add_parser(
         "render",
@@ -128,8 +133,8 @@ def _report_check(root: Path, stack: Stack, plan: RenderPlan, generated: dict[st
 
 def cmd_flux_validate(args: argparse.Namespace) -> int:
     from freetier.flux.consistency import consistency_check
-    from freetier.flux.validate import validate_repo
     from freetier.flux.validate.render import RENDERERS
+    from freetier.flux.validate.run import validate_repo
     from freetier.stack import load_stack
 
     # In a freetier repository the cross-layer checks (Talos <-> Cilium HelmRelease) run too.

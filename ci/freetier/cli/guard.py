@@ -9,11 +9,16 @@ from pathlib import Path
 
 from freetier.cli.common import SubParsers, add_format, add_stack
 
+# The top-level commands this module adds, with their line in `freetier --help`.
+COMMANDS = {
+    "guard": "prove the stack and its plans stay within Always Free ($0)",
+}
+
 
 def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
     guard = sub.add_parser(
         "guard",
-        help="prove the stack and its plans stay within Always Free ($0)",
+        help=COMMANDS["guard"],
         description="Classify every resource the stack, its tofu plans and (with --live) the "
         "tenancy hold: free within a limit, always free, may be billed, or paid. Limits are per "
         "tenancy, so everything is counted together. Exit 0 free, 1 blocking, 2 bad input.",

@@ -17,10 +17,16 @@ from freetier.cli.common import SubParsers, add_format, add_stack, progress
 DEFAULT_OUT = Path("out/images")
 
 
+# The top-level commands this module adds, with their line in `freetier --help`.
+COMMANDS = {
+    "images": "build, check and boot the VM images",
+}
+
+
 def register(sub: SubParsers[argparse.ArgumentParser]) -> SubParsers[argparse.ArgumentParser]:
     images = sub.add_parser(
         "images",
-        help="build, check and boot the VM images",
+        help=COMMANDS["images"],
         description="Hardened Debian images built from packages (mmdebstrap), their size "
         "gates and a boot test under QEMU.",
     )

@@ -14,11 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from freetier.cli.common import SubParsers, add_stack, minutes
-from freetier.github.propose import DEFAULT_BASE, DEFAULT_BRANCH
-from freetier.image_ocids import TFVARS
-from freetier.images.importer import ARCHES
-from freetier.images.publish_upload import DEFAULT_PARALLEL, MIB
-from freetier.images.talos import FORMATS
+from freetier.image_ocids import DEFAULT_BASE, DEFAULT_BRANCH, TFVARS
+from freetier.images.options import ARCHES, DEFAULT_PARALLEL, FORMATS, MIB
 from freetier.layers import layer_folder
 
 if TYPE_CHECKING:

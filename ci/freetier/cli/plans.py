@@ -16,10 +16,17 @@ if TYPE_CHECKING:
     from freetier.plans.model import Secrets
 
 
+# The top-level commands this module adds, with their line in `freetier --help`.
+COMMANDS = {
+    "plan": "plan a tofu layer and guard the plan",
+    "apply": "apply a tofu layer: a reviewed plan exactly, or with capacity retries",
+}
+
+
 def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
     plan = sub.add_parser(
         "plan",
-        help="plan a tofu layer and guard the plan",
+        help=COMMANDS["plan"],
         description="Write the layer's variables from stack.yaml, init, plan, and save "
         "out/plans/LAYER/ (plan.bin, plan.json, the masked plan.txt, fingerprint.json); then "
         "run the free-tier guard on the plan. Exit 0 free, 1 blocking or a failed plan, 2 bad "
@@ -31,7 +38,7 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
 
     apply = sub.add_parser(
         "apply",
-        help="apply a tofu layer: a reviewed plan exactly, or with capacity retries",
+        help=COMMANDS["apply"],
         description="With --plan DIR (a folder written by `freetier plan`): apply that plan if "
         "the state has not moved since, else plan again and apply only an identical plan; "
         "refuse otherwise. Without --plan: apply directly, retrying A1 'Out of host "

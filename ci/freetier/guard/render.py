@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from freetier.guard.evaluate import GuardResult
+if TYPE_CHECKING:
+    from freetier.guard.evaluate import GuardResult
 
 
 def verdict_line(result: GuardResult) -> str:

@@ -14,8 +14,9 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from freetier.images.options import MIB
+
 SECTOR = 512
-MIB = 1024 * 1024
 ALIGN = MIB  # partitions start on MiB boundaries
 ESP_TYPE_GUID = "c12a7328-f81f-11d2-ba4b-00a0c93ec93b"
 _NAMESPACE = uuid.UUID("6f1c1d3e-8a52-4c43-9a3e-2f0f4e9e6a10")  # freetier's image namespace

@@ -10,16 +10,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import oci
 
 from freetier.errors import RemoteError
 from freetier.images.objectstore import call_unless_missing
+from freetier.images.options import Arch
 from freetier.oci_clients import call, list_all
 
-Arch = Literal["arm64", "amd64"]
-ARCHES: tuple[Arch, ...] = ("arm64", "amd64")
 # The Always Free shape each architecture's images boot on.
 SHAPES: dict[Arch, str] = {"arm64": "VM.Standard.A1.Flex", "amd64": "VM.Standard.E2.1.Micro"}
 # Ampere A1 boots UEFI only; amd64 keeps OCI's default for the imported image.

@@ -29,10 +29,8 @@ from freetier.errors import ConfigError, RemoteError
 from freetier.files import write_files
 from freetier.image_ocids import TFVARS, read_tfvars, tfvars_text
 from freetier.images.importer import (
-    ARCHES,
     FIRMWARE,
     SHAPES,
-    Arch,
     ImageSource,
     ImportFailed,
     Waiting,
@@ -53,11 +51,10 @@ from freetier.images.objectstore import (
     object_client,
     open_bucket,
 )
+from freetier.images.options import ARCHES, DEFAULT_PARALLEL, MIB, Arch
 from freetier.images.publish_progress import Progress
 from freetier.images.publish_upload import (
-    DEFAULT_PARALLEL,
     DEFAULT_PART_SIZE,
-    MIB,
     abort_uploads,
     upload_file,
 )

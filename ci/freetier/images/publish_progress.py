@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-MIB = 1024**2
+from freetier.images.options import MIB
 
 
 def format_progress(label: str, done: int, total: int, seconds: float, sent: int) -> str:

@@ -31,12 +31,11 @@ import oci
 
 from freetier.errors import ConfigError, RemoteError
 from freetier.images.objectstore import Bucket
+from freetier.images.options import MIB
 from freetier.images.publish_progress import Progress
 from freetier.oci_clients import call, list_all
 
-MIB = 1024**2
 DEFAULT_PART_SIZE = 32 * MIB
-DEFAULT_PARALLEL = 4
 MAX_PARTS = 10_000
 READ_CHUNK = 8 * MIB
 
@@ -318,7 +317,6 @@ def _commit(
 
 
 __all__ = [
-    "DEFAULT_PARALLEL",
     "DEFAULT_PART_SIZE",
     "PartSpec",
     "UploadResult",

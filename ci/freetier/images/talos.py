@@ -15,12 +15,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import Any, TextIO
 
 from freetier.errors import ConfigError
+from freetier.images.options import DEFAULT_PARALLEL, FORMATS
 from freetier.images.publish import PublishOptions, PublishResult, check_arch, publish_image
 from freetier.images.publish_progress import Progress
-from freetier.images.publish_upload import DEFAULT_PARALLEL, DEFAULT_PART_SIZE
+from freetier.images.publish_upload import DEFAULT_PART_SIZE
 from freetier.images.talos_fetch import DEFAULT_FETCHING, Downloaded, Fetching, download, to_qcow2
 from freetier.stack.model import Stack
 
@@ -28,8 +29,6 @@ FACTORY_ENV = "FREETIER_TALOS_FACTORY"
 DEFAULT_FACTORY = "https://factory.talos.dev"
 # The schematic with no customization (`customization: {}`), as the factory documents it.
 VANILLA_SCHEMATIC = "376567988ad370138ad8b2698212367b8edcb69b5fd68c80be1f2ec7d603b4ba"
-TalosFormat = Literal["qcow2", "qcow2.xz", "raw.xz", "raw"]
-FORMATS: tuple[TalosFormat, ...] = ("qcow2", "qcow2.xz", "raw.xz", "raw")
 OS_NAME = "Talos"
 IMAGE_NAME = "talos"
 

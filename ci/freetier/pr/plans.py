@@ -9,7 +9,7 @@ from pathlib import Path
 
 from freetier.comment import DEFAULT_BUDGET, render_comment
 from freetier.errors import FreetierError
-from freetier.github import publish
+from freetier.github.publish import publish
 from freetier.layers import present_layers
 from freetier.plans.model import LayerPlan, Secrets
 from freetier.report import Report, StepResult

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from freetier.comment import render_full
-from freetier.doctor import probe_tools
+from freetier.doctor.probe import probe_tools
 from freetier.files import write_files
 from freetier.guard.render import guard_json
 from freetier.plans.secrets import registered_secrets

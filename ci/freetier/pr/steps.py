@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from freetier.doctor import ToolStatus, blocked_stages
+from freetier.doctor.probe import ToolStatus, blocked_stages
 from freetier.errors import ConfigError, FreetierError
 from freetier.flux.consistency import consistency_check
 from freetier.flux.render import tree_problems
-from freetier.flux.validate import summary, validate_repo
+from freetier.flux.validate.render import summary
+from freetier.flux.validate.run import validate_repo
 from freetier.guard.evaluate import GuardResult
 from freetier.guard.render import render_guard_markdown, verdict_line
 from freetier.guard.run import run_guard

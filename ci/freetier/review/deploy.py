@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from freetier.comment import MARKER, read_fingerprints
-from freetier.github import comment_on_pull, pulls_for_commit, sticky_comment_body
+from freetier.github.publish import comment_on_pull, pulls_for_commit, sticky_comment_body
 from freetier.layers import present_layers
 from freetier.plans.model import Reviewed, Secrets
 from freetier.review.gate import Applied, Refused, apply_reviewed

@@ -15,7 +15,6 @@ import pyrage  # type: ignore[import-untyped]  # no type information shipped
 
 from freetier.errors import ConfigError
 
-IDENTITY_FILE = Path("secrets") / "age.agekey"
 SECRET_PREFIX = "AGE-SECRET-KEY-1"  # noqa: S105 - the format's prefix, not a key
 
 

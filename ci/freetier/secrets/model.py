@@ -12,7 +12,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+# Where a repository keeps its secrets, relative to its root: the age identity (git-ignored)
+# and the sops rules.
+IDENTITY_FILE = Path("secrets") / "age.agekey"
+SOPS_CONFIG = ".sops.yaml"
 
 PLACEHOLDER_ANNOTATION = "freetier.dev/placeholder-keys"
 KEY_PATTERN = re.compile(r"^[-._a-zA-Z0-9]+$")

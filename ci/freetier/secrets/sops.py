@@ -13,7 +13,7 @@ from pathlib import Path
 
 from freetier.command import Command
 from freetier.errors import ToolError
-from freetier.secrets.sops_config import SOPS_CONFIG
+from freetier.secrets.model import SOPS_CONFIG
 
 SOPS_TIMEOUT = 60.0
 

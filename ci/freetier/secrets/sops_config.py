@@ -9,8 +9,8 @@ from pathlib import Path
 import yaml
 
 from freetier.errors import ConfigError
+from freetier.secrets.model import SOPS_CONFIG
 
-SOPS_CONFIG = ".sops.yaml"
 TREE_FOLDERS = ("clusters", "infrastructure", "apps")
 PATH_REGEX = r"^(clusters|infrastructure|apps)/.*\.sops\.yaml$"
 ENCRYPTED_REGEX = r"^(data|stringData)$"

@@ -26,6 +26,7 @@ from freetier.secrets.model import (
     NAME_PATTERN,
     NAMESPACE_PATTERN,
     PLACEHOLDER_ANNOTATION,
+    SOPS_CONFIG,
     SecretSpec,
     all_placeholders,
     pending_keys,
@@ -35,7 +36,6 @@ from freetier.secrets.model import (
 )
 from freetier.secrets.sops import encrypt_command, set_command, sops_index, unset_command
 from freetier.secrets.sops_config import (
-    SOPS_CONFIG,
     is_tree_secret_path,
     read_config_recipients,
     sops_config_text,

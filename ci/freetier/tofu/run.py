@@ -17,7 +17,7 @@ from typing import Any, TypeAlias
 
 from freetier.command import STDERR_TAIL_LINES, Command, Completed
 from freetier.command import run as run_command
-from freetier.doctor import TOOLS
+from freetier.doctor.tools import TOOLS
 from freetier.errors import ToolError
 
 VarValue: TypeAlias = "str | int | float | bool | Sequence[VarValue] | Mapping[str, VarValue]"

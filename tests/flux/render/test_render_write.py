@@ -10,7 +10,7 @@ import pytest
 from freetier.errors import ConfigError
 from freetier.flux.render import LOCK_FILE, apply_render, plan_render, render_tree, seed_files
 from freetier.flux.render_write import sha256
-from freetier.secrets import SecretKey, SecretSpec
+from freetier.secrets.model import SecretKey, SecretSpec
 from freetier.stack import Stack
 
 from .conftest import with_apps

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from freetier.errors import ConfigError, ToolError
-from freetier.flux.validate import validate_repo
+from freetier.flux.validate.run import validate_repo
 from tests.flux.validate.conftest import edit
 
 

@@ -7,15 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from freetier.flux.validate import (
-    RULES,
-    Finding,
-    ValidationResult,
-    render_json,
-    render_sarif,
-    render_text,
-    validate_repo,
-)
+from freetier.flux.validate.model import RULES, Finding, ValidationResult
+from freetier.flux.validate.render import render_json, render_sarif, render_text
+from freetier.flux.validate.run import validate_repo
 from tests.flux.validate.conftest import edit
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from freetier.flux.validate import Finding, ValidationResult, render_text, validate_repo
+from freetier.flux.validate.model import Finding, ValidationResult
+from freetier.flux.validate.render import render_text
+from freetier.flux.validate.run import validate_repo
 from tests.flux.validate.conftest import SECRET, SOPS_CONFIG, edit, new_recipient
 
 INFRA_PROD = "clusters/production/infrastructure.yaml"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from freetier.flux.validate.documents import K8sObject
+if TYPE_CHECKING:
+    from freetier.flux.validate.documents import K8sObject
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,66 @@
+"""A command loads only what it runs: `freetier --help` no stage, `stack validate` the stack
+model and nothing of the cloud. Checked in a fresh interpreter, from `sys.modules`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import SHIPPED_STACK
+
+PROBE = """
+import contextlib, io, json, sys
+from freetier.cli import main
+with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
+    main(sys.argv[1:])
+print(json.dumps(sorted(sys.modules)))
+"""
+HEAVY = ("oci", "github", "pydantic", "ruamel", "yaml", "jsonschema", "kubernetes_validate")
+
+
+def loaded_after(*argv: str) -> set[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *argv], capture_output=True, text=True, check=True
+    )
+    return set(json.loads(done.stdout.splitlines()[-1]))
+
+
+def _stages(modules: set[str]) -> set[str]:
+    light = {"freetier", "freetier.errors", "freetier.layers", "freetier.image_ocids"}
+    return {
+        m
+        for m in modules
+        if m.startswith("freetier.")
+        and not m.startswith("freetier.cli")
+        and m not in light
+        and m != "freetier.images"
+        and m != "freetier.images.options"
+    }
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], []])
+def test_the_top_level_loads_no_stage_and_no_heavy_library(argv: list[str]) -> None:
+    modules = loaded_after(*argv)
+    assert _stages(modules) == set()
+    assert {m.split(".")[0] for m in modules} & set(HEAVY) == set()
+
+
+def test_stack_validate_loads_the_stack_and_nothing_of_the_cloud() -> None:
+    modules = loaded_after("stack", "validate", str(SHIPPED_STACK))
+    assert "freetier.stack.model" in modules and "pydantic" in modules
+    assert {m.split(".")[0] for m in modules} & {"oci", "github", "jsonschema"} == set()
+    assert _stages(modules) == {f"freetier.stack.{m}" for m in ("checks", "derive", "load")} | {
+        "freetier.files",
+        "freetier.stack",
+        "freetier.stack.model",
+        "freetier.stack.schema",
+    }
+
+
+def test_a_subcommand_help_loads_only_its_own_group() -> None:
+    modules = loaded_after("images", "publish", "--help")
+    assert "freetier.cli.images_publish" in modules
+    assert {m.split(".")[0] for m in modules} & set(HEAVY) == set()
