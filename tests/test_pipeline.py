@@ -1,5 +1,5 @@
 """The Dagger module without an engine: calls build queries lazily, so the built pipeline
-(`_ctx.selections`) and the registered metadata (`__dagger_module__`) are what we assert on."""
+(`_selections`) and the registered metadata (the SDK's `get_object`) are what we assert on."""
 
 from __future__ import annotations
 
@@ -10,16 +10,34 @@ from typing import Any
 import dagger
 import pytest
 from dagger import dag
+from dagger.mod import default_module
 
 from freetier import pipeline
 from freetier.pipeline import Freetier
 from tests.conftest import ROOT
 
-MODULE = Freetier.__dagger_module__._objects["Freetier"]
+# What the SDK registers for the main object, the way its own tests read it
+# (sdk/python/tests/mod in dagger/dagger: `mod.get_object("Foo")`).
+MODULE = default_module().get_object("Freetier")
+
+
+def _selections(obj: Any) -> list[tuple[str, dict[str, Any]]] | None:
+    """The lazily built query behind a Dagger object, as (field, arguments) from the root;
+    None for a value that is no Dagger object.
+
+    The one reach into the SDK's private state: dagger-io 0.21 has no public way to read a
+    query before it is sent (Context.build() and .request() need an engine session for
+    the schema), and the SDK's own tests read `_ctx.selections` too
+    (sdk/python/tests/client/test_integration.py in dagger/dagger).
+    """
+    ctx = getattr(obj, "_ctx", None)
+    return None if ctx is None else [(f.name, f.args) for f in ctx.selections]
 
 
 def _calls(obj: Any) -> list[tuple[str, dict[str, Any]]]:
-    return [(f.name, f.args) for f in obj._ctx.selections]
+    calls = _selections(obj)
+    assert calls is not None, f"not a Dagger object: {obj!r}"
+    return calls
 
 
 def _walk(obj: Any) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -27,7 +45,7 @@ def _walk(obj: Any) -> Iterator[tuple[str, dict[str, Any]]]:
     for name, args in _calls(obj):
         yield name, args
         for value in args.values():
-            if hasattr(value, "_ctx"):
+            if _selections(value) is not None:
                 yield from _walk(value)
 
 
