@@ -90,3 +90,21 @@ def test_availability_domain_must_be_one_the_stack_uses() -> None:
     assert _problems(data) == [
         "instances[1].availability_domain: AD 2 is not in oci.availability_domains [1]"
     ]
+
+
+@pytest.mark.parametrize(
+    ("cidrs", "expected"),
+    [
+        (["0.0.0.0/0"], ["network.admin_cidrs[0]: 0.0.0.0/0 is wider than /8"]),
+        (["203.0.113.7/32", "10.0.0.0/7"], ["network.admin_cidrs[1]: 10.0.0.0/7 is wider than /8"]),
+        (["10.0.0.0/8", "198.51.100.0/24"], []),
+    ],
+    ids=["the-internet", "wider-than-8", "8-and-narrower"],
+)
+def test_admin_cidrs_never_open_the_admin_ports_to_the_internet(
+    cidrs: list[str], expected: list[str]
+) -> None:
+    data = _example()
+    data["network"]["admin_cidrs"] = cidrs
+    found = [p.split(": the admin ports")[0] for p in _problems(data)]
+    assert found == expected

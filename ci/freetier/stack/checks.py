@@ -40,6 +40,10 @@ def _check_names(stack: Stack) -> Iterator[Problem]:
         yield Problem(("bastion", "name"), f"{stack.bastion.name!r} is also an instance name")
 
 
+# As tofu/oci's variables.tf validates admin_cidrs: 0.0.0.0/0 and anything wider than /8 is out.
+MIN_ADMIN_PREFIX = 8
+
+
 def _check_network(stack: Stack) -> Iterator[Problem]:
     net = stack.network
     vcn = ipaddress.IPv4Network(net.vcn_cidr)
@@ -58,6 +62,12 @@ def _check_network(stack: Stack) -> Iterator[Problem]:
     seen: list[ipaddress.IPv4Network] = []
     for index, text in enumerate(net.admin_cidrs):
         block = ipaddress.IPv4Network(text)
+        if block.prefixlen < MIN_ADMIN_PREFIX:
+            yield Problem(
+                ("network", "admin_cidrs", index),
+                f"{block} is wider than /{MIN_ADMIN_PREFIX}: the admin ports (SSH, the Talos and "
+                "Kubernetes APIs) must stay closed to the internet",
+            )
         if block in seen:
             yield Problem(("network", "admin_cidrs", index), f"{block} is listed twice")
         seen.append(block)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import doctest
+import subprocess
+import sys
 from pathlib import Path
 
 from freetier.flux.validate import substitute as substitute_module
@@ -91,3 +93,25 @@ def test_cycles_one_per_component() -> None:
     a, b, c, d = ("n", "a"), ("n", "b"), ("n", "c"), ("n", "d")
     edges = {a: [(b, 0)], b: [(c, 0)], c: [(a, 0)], d: [(d, 0)]}
     assert sorted(_cycles(edges)) == [[a, b, c], [d]]
+
+
+def test_many_double_stars_match_in_polynomial_time(tmp_path: Path) -> None:
+    """Nine `**/` segments against a 40-folder-deep path took minutes with plain backtracking
+    (any pull request can add such a .sourceignore); a subprocess with a generous deadline
+    tells a hang from an answer without timing anything."""
+    deep = "/".join(f"d{i}" for i in range(40)) + "/file.yaml"
+    pattern = "**/" * 9 + "nomatch/x.yaml"
+    (tmp_path / ".sourceignore").write_text(pattern + "\n")
+    probe = (
+        "import sys; from pathlib import Path; "
+        "from freetier.flux.validate.documents import SourceIgnore; "
+        f"print(SourceIgnore.load(Path(sys.argv[1])).ignored({deep!r}, False))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(tmp_path)],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert done.stdout.strip() == "False"
+    ignore = SourceIgnore.load(tmp_path)
+    assert not ignore.ignored(deep, False)
+    assert SourceIgnore(((False, False, "**/" * 9 + "d39/file.yaml"),)).ignored(deep, False)

@@ -10,6 +10,7 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -289,9 +290,13 @@ class SourceIgnore:
 
 
 def _glob_match(rel: str, glob: str) -> bool:
-    """`**` spans any number of folders; other segments are fnmatch patterns, root-anchored."""
+    """`**` spans any number of folders; other segments are fnmatch patterns, root-anchored.
+
+    Each (path part, pattern part) pair is decided once (memoised), so patterns with many `**`
+    cost at most parts x patterns steps instead of exponentially many."""
     parts, pats = rel.split("/"), glob.split("/")
 
+    @cache
     def go(i: int, j: int) -> bool:
         if j == len(pats):
             return i == len(parts)
