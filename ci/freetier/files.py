@@ -1,24 +1,39 @@
 """Reading a user's file and writing files, safely: one clear error line for every way it can
-fail, and never a half-written set."""
+fail, bounded work for any input (size, nesting depth, alias expansion), and never a
+half-written set."""
 
 from __future__ import annotations
 
+import json
 import os
+import stat
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from freetier.errors import ConfigError
 
 MAX_BYTES = 1 << 20
+# Far deeper than any stack, plan, Flux object or report we read; a parser recursing past
+# Python's stack limit is what this stops.
+MAX_DEPTH = 100
+# Values a document may hold once its aliases are expanded: a 351-byte YAML alias bomb
+# expands to billions.
+MAX_NODES = 2_000_000
+SHOWN_CHARS = 200  # of a bad value quoted in an error line
 
 
 def read_text(path: Path, max_bytes: int = MAX_BYTES) -> str:
-    """UTF-8 text of a regular file, with a clear error for every way that can fail."""
+    """UTF-8 text of a regular file, with a clear error for every way that can fail. A FIFO
+    or a device is refused without blocking on it."""
     try:
         if path.is_dir():
             raise ConfigError([f"{path}: is a directory, expected a YAML file"])
-        with path.open("rb") as handle:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise ConfigError([f"{path}: not a regular file (a FIFO or a device?)"])
             data = handle.read(max_bytes + 1)
     except FileNotFoundError:
         raise ConfigError([f"{path}: no such file"]) from None
@@ -34,6 +49,73 @@ def read_text(path: Path, max_bytes: int = MAX_BYTES) -> str:
         raise ConfigError(
             [f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})"]
         ) from None
+
+
+def check_tree(
+    value: Any, where: str, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES
+) -> None:
+    """A parsed document is at most `max_depth` deep and holds at most `max_nodes` values with
+    its aliases expanded (a shared node counts each time it is reached, as a walk of the
+    document would visit it); ConfigError otherwise. Iterative: no recursion limit to hit."""
+    seen = 0
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        node, depth = pending.pop()
+        seen += 1
+        if seen > max_nodes:
+            raise ConfigError(
+                [f"{where}: holds more than {max_nodes} values once its aliases are expanded"]
+            )
+        if isinstance(node, Mapping):
+            children = [*node.keys(), *node.values()]
+        elif isinstance(node, list | tuple):
+            children = list(node)
+        else:
+            continue
+        if children and depth >= max_depth:
+            raise ConfigError([f"{where}: nested deeper than {max_depth} levels"])
+        pending += [(child, depth + 1) for child in children]
+
+
+def parse_json(text: str, where: str, max_depth: int = MAX_DEPTH) -> Any:
+    """JSON text, bounded as `check_tree` bounds it; ConfigError naming `where` and the line."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError([f"{where}:{exc.lineno}: not valid JSON: {exc.msg}"]) from None
+    except RecursionError:
+        raise ConfigError([f"{where}: nested deeper than {max_depth} levels"]) from None
+    check_tree(value, where, max_depth)
+    return value
+
+
+def read_json(path: Path, max_bytes: int = MAX_BYTES) -> Any:
+    """A user's JSON file: a regular file, at most `max_bytes`, bounded in depth."""
+    return parse_json(read_text(path, max_bytes), str(path))
+
+
+def read_yaml(path: Path, max_bytes: int = MAX_BYTES) -> Any:
+    """A user's single-document YAML file as plain data (PyYAML's safe loader), bounded as
+    `check_tree` bounds it; ConfigError `file:line: invalid YAML` otherwise."""
+    import yaml  # PyYAML: only the commands that read such a file pay for it
+
+    text = read_text(path, max_bytes)
+    try:
+        value = yaml.safe_load(text)
+    except RecursionError:
+        raise ConfigError([f"{path}: nested deeper than {MAX_DEPTH} levels"]) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise ConfigError([f"{where}: invalid YAML"]) from None
+    check_tree(value, str(path))
+    return value
+
+
+def shown(value: object, limit: int = SHOWN_CHARS) -> str:
+    """`repr(value)` for an error line, cut to `limit` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 1]}… ({len(text)} characters)"
 
 
 def write_files(folder: Path, files: Mapping[str, str]) -> list[Path]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from freetier.errors import ConfigError
+from freetier.files import parse_json
 
 TFVARS = "images.auto.tfvars.json"
 # `images propose`: the branch it merges into, and the branch that belongs to freetier.
@@ -28,9 +29,10 @@ def read_tfvars(path: Path) -> dict[str, Any]:
 def parse_tfvars(content: bytes, where: str) -> dict[str, Any]:
     """An images.auto.tfvars.json: an object whose image_ocids maps arch to OCID."""
     try:
-        loaded: object = json.loads(content)
-    except ValueError as exc:
-        raise ConfigError([f"{where}: not readable JSON ({type(exc).__name__})"]) from None
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError([f"{where}: not UTF-8 text"]) from None
+    loaded = parse_json(text, where)
     if not isinstance(loaded, dict):
         raise ConfigError([f"{where}: not a JSON object"])
     ocids = loaded.get("image_ocids", {})

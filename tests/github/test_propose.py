@@ -269,7 +269,7 @@ def test_bad_branches_are_config_errors(
 @pytest.mark.parametrize(
     ("content", "problem"),
     [
-        (b"{not json", "not readable JSON"),
+        (b"{not json", "not valid JSON"),
         (b'{"image_ocids": ["x"]}', "image_ocids must be an object of arch to OCID"),
         (b'{"image_ocids": {"arm64": 1}}', "image_ocids must be an object of arch to OCID"),
     ],

@@ -237,6 +237,6 @@ def test_tfvars_merge_keeps_other_keys_and_refuses_garbage(tmp_path: Path) -> No
         "image_ocids": {"amd64": "ocid1.image.oc1..b", "arm64": "ocid1.image.oc1..c"}
     }
     (tmp_path / TFVARS).write_text("{not json", encoding="utf-8")
-    with pytest.raises(ConfigError, match="not readable JSON"):
+    with pytest.raises(ConfigError, match="not valid JSON"):
         write_image_ocid(tmp_path, "arm64", "ocid1.image.oc1..d")
     assert (tmp_path / TFVARS).read_text(encoding="utf-8") == "{not json"

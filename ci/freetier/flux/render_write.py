@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from freetier.errors import ConfigError
-from freetier.files import write_files
+from freetier.files import read_json, write_files
 from freetier.secrets.model import SOPS_CONFIG, SecretSpec
 from freetier.secrets.sops_config import read_config_recipients
 from freetier.secrets.store import encrypt_placeholder
@@ -82,14 +82,12 @@ def render_diff(path: str, old: str | None, new: str | None) -> str:
 
 def read_lock(root: Path) -> dict[str, str]:
     path = root / LOCK_FILE
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not path.exists():
         return {}
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(
-            [f"{path}: unreadable lock file ({exc}); delete it to start over"]
-        ) from None
+    try:
+        data = read_json(path)
+    except ConfigError as exc:
+        raise ConfigError([f"{exc.problems[0]} (the lock file: delete it to start over)"]) from None
     files = data.get("files") if isinstance(data, dict) else None
     if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
         raise ConfigError([f"{path}: no `files` map of path -> sha256; delete it to start over"])

@@ -6,9 +6,8 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-import yaml
-
 from freetier.errors import ConfigError
+from freetier.files import read_yaml
 from freetier.secrets.model import SOPS_CONFIG
 
 TREE_FOLDERS = ("clusters", "infrastructure", "apps")
@@ -39,12 +38,9 @@ def is_tree_secret_path(relpath: str) -> bool:
 def read_config_recipients(root: Path) -> tuple[str, ...]:
     """The age recipients of every creation rule in ROOT/.sops.yaml (empty when it is missing)."""
     path = root / SOPS_CONFIG
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not path.exists():
         return ()
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError([f"{path}: cannot read: {exc}"]) from None
+    data = read_yaml(path)
     rules = data.get("creation_rules") if isinstance(data, dict) else None
     if not isinstance(rules, list):
         raise ConfigError([f"{path}: no creation_rules list"])

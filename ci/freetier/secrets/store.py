@@ -19,7 +19,7 @@ import yaml
 
 from freetier.command import Command, Completed, run
 from freetier.errors import ConfigError
-from freetier.files import write_files
+from freetier.files import read_yaml, write_files
 from freetier.secrets.age import Identity, ensure_identity, read_recipient
 from freetier.secrets.model import (
     KEY_PATTERN,
@@ -119,14 +119,7 @@ class InitResult:
 
 def read_secret_file(path: Path) -> dict[str, Any]:
     """An encrypted Secret file as parsed YAML (key names and metadata are in clear)."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"{path}: cannot read: {exc}"]) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        raise ConfigError([f"{where}: invalid YAML"]) from None
+    data = read_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError([f"{path}: expected a Secret manifest (a mapping)"])
     return data

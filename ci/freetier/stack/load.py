@@ -13,7 +13,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from freetier.errors import ConfigError
-from freetier.files import read_text
+from freetier.files import MAX_DEPTH, check_tree, read_text, shown
 from freetier.stack.checks import Problem, check_stack
 from freetier.stack.model import Stack
 
@@ -38,6 +38,8 @@ def parse_yaml(path: Path) -> CommentedMap:
         raise ConfigError([f"{path}: file is empty"])
     try:
         tree = YAML(typ="rt").load(text)
+    except RecursionError:
+        raise ConfigError([f"{path}: nested deeper than {MAX_DEPTH} levels"]) from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
@@ -49,6 +51,7 @@ def parse_yaml(path: Path) -> CommentedMap:
         raise ConfigError([f"{path}: file holds no YAML document"])
     if not isinstance(tree, CommentedMap):
         raise ConfigError([f"{path}: the top level must be a mapping of keys to values"])
+    check_tree(tree, str(path))
     return tree
 
 
@@ -92,7 +95,7 @@ def _message(err: ErrorDetails) -> str:
         return "unknown key (a typo?)"
     if err["type"] == "missing":
         return "required field is missing"
-    return f"{err['msg']} (got {err['input']!r})"
+    return f"{err['msg']} (got {shown(err['input'])})"
 
 
 def _format(path: Path, tree: CommentedMap, problem: Problem) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from freetier.errors import ConfigError
-from freetier.files import read_text
+from freetier.files import MAX_DEPTH, check_tree, read_text
 
 try:
     from yaml import CSafeLoader as _BaseLoader
@@ -96,6 +96,7 @@ def load_documents(text: str, file: str) -> list[Document]:
                 continue
             body = loader.construct_document(node)
             if body is not None:
+                check_tree(body, file)
                 docs.append(Document(file, len(docs), body, node))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -104,6 +105,8 @@ def load_documents(text: str, file: str) -> list[Document]:
         raise ConfigError([f"{where}: invalid YAML: {what}"]) from None
     except yaml.YAMLError as exc:
         raise ConfigError([f"{file}: invalid YAML: {exc}"]) from None
+    except RecursionError:
+        raise ConfigError([f"{file}: nested deeper than {MAX_DEPTH} levels"]) from None
     finally:
         loader.dispose()
     return docs
