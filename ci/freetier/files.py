@@ -119,24 +119,59 @@ def shown(value: object, limit: int = SHOWN_CHARS) -> str:
 
 
 def write_files(folder: Path, files: Mapping[str, str]) -> list[Path]:
-    """Write every file to a temporary name first, then rename them all into place."""
+    """Write every file, or none: each is staged under a temporary name first, then all are
+    renamed into place; if a rename fails, the ones already moved get their old content back
+    and no temporary file is left."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
         raise ConfigError([f"{folder}: exists and is not a directory"]) from None
     except OSError as exc:
         raise ConfigError([f"{folder}: cannot create: {exc.strerror}"]) from None
-    staged: list[tuple[str, Path]] = []
+    for name in files:
+        if (folder / name).is_dir():
+            raise ConfigError([f"{folder / name}: is a directory; nothing was written"])
+    staged: list[tuple[Path, Path]] = []
     try:
         for name, text in files.items():
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            staged.append((tmp, folder / name))
+            staged.append((_stage(folder, name, text), folder / name))
+        _swap_in(staged)
     except OSError as exc:
+        raise ConfigError(
+            [f"{folder}: cannot write: {exc.strerror}; nothing was written"]
+        ) from None
+    finally:
         for tmp, _ in staged:
-            Path(tmp).unlink(missing_ok=True)
-        raise ConfigError([f"{folder}: cannot write: {exc.strerror}"]) from None
-    for tmp, final in staged:
-        Path(tmp).replace(final)
+            tmp.unlink(missing_ok=True)
     return [final for _, final in staged]
+
+
+def _stage(folder: Path, name: str, text: str) -> Path:
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    return Path(tmp)
+
+
+def _swap_in(staged: list[tuple[Path, Path]]) -> None:
+    """Rename each staged file over its target; on a failure, put back what was moved."""
+    moved: list[tuple[Path, Path | None]] = []  # target, and the staged copy of its old content
+    try:
+        for tmp, final in staged:
+            backup = None
+            if final.exists():
+                backup = final.with_name(f".{final.name}.{os.getpid()}.old")
+                os.link(final, backup)
+            moved.append((final, backup))
+            tmp.replace(final)
+    except BaseException:
+        for final, backup in reversed(moved):
+            if backup is not None:
+                backup.replace(final)
+            else:
+                final.unlink(missing_ok=True)
+        raise
+    finally:
+        for _, backup in moved:
+            if backup is not None:
+                backup.unlink(missing_ok=True)

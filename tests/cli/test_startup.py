@@ -60,3 +60,18 @@ def test_a_subcommand_help_loads_only_its_own_group() -> None:
     modules = loaded_after("images", "publish", "--help")
     assert "freetier.cli.images_publish" in modules
     assert {m.split(".")[0] for m in modules} & set(HEAVY) == set()
+
+
+@pytest.mark.parametrize("target", ["register", "cmd_stack_validate"], ids=["parsing", "running"])
+def test_ctrl_c_at_any_moment_is_one_line_and_exit_130(
+    target: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """While the parser is built (a module being imported) or while the command runs."""
+    from freetier.cli import main, stack
+
+    def interrupted(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(stack, target, interrupted)  # register() reads the handler by name
+    assert main(["stack", "validate", str(SHIPPED_STACK)]) == 130
+    assert capsys.readouterr().err == "freetier: interrupted\n"

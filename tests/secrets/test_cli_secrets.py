@@ -129,8 +129,20 @@ def test_missing_age_key_exits_2_with_one_line(
         (["x", "k", "--from-env", "V", "--path", "secrets/x.yaml"], "creation rule"),
         (["Bad_Name", "k", "--from-env", "V"], "NAME"),
         (["operator-oauth", "k/y", "--from-env", "V"], "KEY"),
+        (["x", "k", "--from-env", "V", "--path", "apps/../../../x.sops.yaml"], "outside the"),
+        (["x", "k", "--from-env", "V", "--path", "apps/../../.."], "outside the repository"),
+        (["x", "k", "--from-env", "V", "--path", "apps/link/x.sops.yaml"], "outside the"),
     ],
-    ids=["unset-env", "unknown-name", "path-outside-rule", "bad-name", "bad-key"],
+    ids=[
+        "unset-env",
+        "unknown-name",
+        "path-outside-rule",
+        "bad-name",
+        "bad-key",
+        "dot-dot-out",
+        "dot-dot-folder",
+        "link-out",
+    ],
 )
 def test_bad_input_exits_2_with_one_line(
     repo: Path,
@@ -141,7 +153,13 @@ def test_bad_input_exits_2_with_one_line(
 ) -> None:
     monkeypatch.delenv("UNSET_FREETIER_VAR", raising=False)
     monkeypatch.setenv("V", CANARY)
+    outside = repo.parent / "outside"
+    outside.mkdir(exist_ok=True)
+    (repo / "apps").mkdir(exist_ok=True)
+    (repo / "apps" / "link").symlink_to(outside)
+    before = sorted(p.relative_to(repo.parent) for p in repo.parent.rglob("*"))
     capsys.readouterr()
     assert run_cli(["secrets", "set", *argv, "--stack", str(repo / "stack.yaml")]) == 2
     line = _one_error_line(capsys)
     assert expect in line and CANARY not in line
+    assert sorted(p.relative_to(repo.parent) for p in repo.parent.rglob("*")) == before

@@ -37,7 +37,14 @@ GROUPS = (stack, schema, doctor, pr, guard, tofu, plans, comment, deploy, flux, 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        return _run(sys.argv[1:] if argv is None else list(argv))
+    except KeyboardInterrupt:  # at any moment, start-up included
+        print("freetier: interrupted", file=sys.stderr)
+        return 130
+
+
+def _run(argv: list[str]) -> int:
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not hasattr(args, "handler"):
@@ -53,9 +60,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in str(exc).splitlines() or [type(exc).__name__]:
             print(f"freetier: error: {line}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("freetier: interrupted", file=sys.stderr)
-        return 130
     return code
 
 

@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
@@ -177,7 +177,7 @@ def set_secret_value(
     runner: Runner = run,
 ) -> str:
     """Set KEY of the Secret file to VALUE; returns what happened: created|updated|replaced."""
-    _require_tree_path(target.relpath)
+    _require_tree_path(root, target.relpath)
     recipient = read_recipient(identity_file)
     if not read_config_recipients(root):
         raise ConfigError([f"{root / SOPS_CONFIG}: missing; run `freetier secrets init` first"])
@@ -284,7 +284,14 @@ def _staged(target: Path, *, copy: bool = False) -> Iterator[Path]:
         staged.unlink(missing_ok=True)
 
 
-def _require_tree_path(relpath: str) -> None:
+def _require_tree_path(root: Path, relpath: str) -> None:
+    """The creation rule's path pattern, and inside the repository once `..` and links are
+    resolved (`apps/../../..` matches the pattern and is not)."""
+    escapes = ".." in PurePosixPath(relpath).parts or not (root / relpath).resolve().is_relative_to(
+        root.resolve()
+    )
+    if escapes:
+        raise ConfigError([f"{relpath}: outside the repository {root.resolve()}"])
     if not is_tree_secret_path(relpath):
         raise ConfigError(
             [
