@@ -1,9 +1,14 @@
 """Object Storage on top of the fake tenancy: buckets, objects (`start`/`nextStartWith`
-listing) and multipart uploads, the part the image stage writes through. Its own module because
-upload integrity has rules of its own: uploads check `Content-MD5` (400 UnmatchedContentMD5)
-and answer `ETag` and `opc-content-md5`; a commit assembles the parts and answers
-`opc-multipart-md5`. `corrupt_parts` / `misreport_md5_parts` damage one upload of the given part
-numbers, and `min_part_size` is the smallest part a commit accepts but the last."""
+listing), single PutObject and multipart uploads, the part the image stage and the state lock
+write through. Its own module because writes have rules of their own: uploads check `Content-MD5`
+(400 UnmatchedContentMD5) and answer `ETag` and `opc-content-md5`; a commit assembles the parts
+and answers `opc-multipart-md5`. `corrupt_parts` / `misreport_md5_parts` damage one upload of
+the given part numbers, and `min_part_size` is the smallest part a commit accepts but the last.
+
+PutObject and DeleteObject honour `If-None-Match: *` and `If-Match: <etag>` atomically, as OCI
+does: 412 IfNoneMatchFailed / IfMatchFailed, the object unchanged. An ETag is a UUID, as in
+OCI. `ignore_conditions` makes the store silently ignore both headers, as some S3-compatible
+stores do (lxc/incus#3651): what a lock built on them must not rely on unproven."""
 
 from __future__ import annotations
 
@@ -79,6 +84,44 @@ def _md5(data: bytes) -> str:
     return base64.b64encode(hashlib.md5(data).digest()).decode()  # noqa: S324 - OCI's checksum
 
 
+def _no_object(bucket: str, name: str) -> ApiError:
+    return ApiError(
+        404, "ObjectNotFound", f"The object '{name}' was not found in the bucket '{bucket}'"
+    )
+
+
+def checked_md5(body: bytes, headers: dict[str, str]) -> str:
+    """The body's MD5; 400 UnmatchedContentMD5 when a `Content-MD5` header says otherwise."""
+    md5 = _md5(body)
+    sent = headers.get("content-md5")
+    if sent is not None and sent != md5:
+        raise ApiError(
+            400,
+            "UnmatchedContentMD5",
+            f"The computed MD5 of the request body ({md5}) does not match the "
+            f"Content-MD5 header ({sent})",
+        )
+    return md5
+
+
+def check_conditions(headers: dict[str, str], stored: StoredObject | None) -> None:
+    """`If-None-Match: *` and `If-Match: <etag>` against the object as it is now (call it under
+    the storage's lock, so the check and the write are one step)."""
+    none_match, match = headers.get("if-none-match"), headers.get("if-match")
+    if none_match is not None and none_match != "*":
+        raise ApiError(400, "InvalidParameter", "The only valid value of if-none-match is *")
+    if none_match is not None and stored is not None:
+        raise ApiError(
+            412,
+            "IfNoneMatchFailed",
+            "The If-None-Match header is '*' but there is an existing entity",
+        )
+    if match is not None and (stored is None or stored.etag != match.strip('"')):
+        raise ApiError(
+            412, "IfMatchFailed", f"The If-Match header ({match}) does not match the entity's ETag"
+        )
+
+
 def multipart_md5(part_md5s: list[str]) -> str:
     """OCI's `opc-multipart-md5`: the MD5 of the parts' raw MD5s, then `-<part count>`."""
     raw = b"".join(base64.b64decode(value) for value in part_md5s)
@@ -100,6 +143,7 @@ class ObjectStorage(OciResources):
         self.corrupt_parts: set[int] = set()
         self.misreport_md5_parts: set[int] = set()
         self.min_part_size = 0
+        self.ignore_conditions = False
 
     # --- seeding and inspection ------------------------------------------------------------
 
@@ -167,6 +211,7 @@ class ObjectStorage(OciResources):
             ("POST", r"/n/([^/]+)/b", self._create_bucket),
             ("GET", bucket, self._get_bucket),
             ("GET", f"{bucket}/o", self._list_objects),
+            ("PUT", f"{bucket}/o/(.+)", self._put_object),
             ("HEAD", f"{bucket}/o/(.+)", self._head_object),
             ("GET", f"{bucket}/o/(.+)", self._get_object),
             ("DELETE", f"{bucket}/o/(.+)", self._delete_object),
@@ -251,9 +296,7 @@ class ObjectStorage(OciResources):
         with self.lock:
             stored = self.objects.get((bucket, name))
         if stored is None:
-            raise ApiError(
-                404, "ObjectNotFound", f"The object '{name}' was not found in the bucket '{bucket}'"
-            )
+            raise _no_object(bucket, name)
         return stored
 
     def _list_objects(self, call: Call) -> Answer:
@@ -314,10 +357,28 @@ class ObjectStorage(OciResources):
         stored = self._object(call)
         return 200, stored.data, self._object_headers(stored)
 
+    def _put_object(self, call: Call) -> Answer:
+        namespace, bucket, name = call.groups
+        self._bucket(namespace, bucket)
+        md5 = checked_md5(call.body, call.headers)
+        metadata = {k: v for k, v in call.headers.items() if k.startswith("opc-meta-")}
+        stored = StoredObject(call.body, str(uuid.uuid4()), md5, None, metadata, now())
+        with self.lock:  # the condition and the write are one step, as in OCI
+            if not self.ignore_conditions:
+                check_conditions(call.headers, self.objects.get((bucket, name)))
+            self.objects[(bucket, name)] = stored
+        return 200, None, {"etag": stored.etag, "opc-content-md5": md5, "last-modified": now()}
+
     def _delete_object(self, call: Call) -> Answer:
-        self._object(call)
+        namespace, bucket, name = call.groups
+        self._bucket(namespace, bucket)
         with self.lock:
-            self.objects.pop((call.groups[1], call.groups[2]), None)
+            found = self.objects.get((bucket, name))
+            if found is None:
+                raise _no_object(bucket, name)
+            if not self.ignore_conditions:
+                check_conditions(call.headers, found)
+            self.objects.pop((bucket, name))
         return 204, None, {"last-modified": now()}
 
     # --- multipart uploads -----------------------------------------------------------------
@@ -372,15 +433,7 @@ class ObjectStorage(OciResources):
                 body = bytes([body[0] ^ 0xFF]) + body[1:] if body else b"\0"
             misreport = number in self.misreport_md5_parts
             self.misreport_md5_parts.discard(number)
-        md5 = _md5(body)
-        sent = call.headers.get("content-md5")
-        if sent is not None and sent != md5:
-            raise ApiError(
-                400,
-                "UnmatchedContentMD5",
-                f"The computed MD5 of the request body ({md5}) does not match the "
-                f"Content-MD5 header ({sent})",
-            )
+        md5 = checked_md5(body, call.headers)
         part = Part(body, md5, str(uuid.uuid4()))
         with self.lock:
             upload.parts[number] = part

@@ -7,6 +7,7 @@ import base64
 import email.utils
 import hashlib
 import json
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -296,6 +297,56 @@ def test_upload_checks_content_md5_and_commit_checks_parts(
     with pytest.raises(oci.exceptions.ServiceError) as info:
         client.upload_part(ns, bucket, "x", upload, 3, b"late")
     assert (info.value.status, info.value.code) == (404, "NoSuchUpload")
+
+
+def test_put_object_conditions_are_atomic_and_ignorable(
+    tenancy: FakeTenancy, tmp_path: Path
+) -> None:
+    """OCI's answers (412 IfNoneMatchFailed / IfMatchFailed, the object unchanged); ETags are
+    UUIDs; `ignore_conditions` is the store that silently ignores them."""
+    client, ns, bucket = _objects(tenancy, tmp_path)
+    first = client.put_object(ns, bucket, "lock", b"one", if_none_match="*").headers["etag"]
+    for kwargs in ({"if_none_match": "*"}, {"if_match": "stale"}):
+        with pytest.raises(oci.exceptions.ServiceError) as info:
+            client.put_object(ns, bucket, "lock", b"two", **kwargs)
+        expected = "IfNoneMatchFailed" if "if_none_match" in kwargs else "IfMatchFailed"
+        assert (info.value.status, info.value.code) == (412, expected)
+    assert client.get_object(ns, bucket, "lock").data.content == b"one"
+    with pytest.raises(oci.exceptions.ServiceError) as info:
+        client.delete_object(ns, bucket, "lock", if_match="stale")
+    assert (info.value.status, info.value.code) == (412, "IfMatchFailed")
+    second = client.put_object(ns, bucket, "lock", b"two", if_match=first).headers["etag"]
+    assert len({first, second}) == 2 and len(second) == 36
+    client.delete_object(ns, bucket, "lock", if_match=second)
+    with pytest.raises(oci.exceptions.ServiceError) as info:
+        client.delete_object(ns, bucket, "lock", if_match=second)
+    assert (info.value.status, info.value.code) == (404, "ObjectNotFound")
+
+    tenancy.fake.ignore_conditions = True
+    client.put_object(ns, bucket, "lock", b"one", if_none_match="*")
+    client.put_object(ns, bucket, "lock", b"two", if_none_match="*")
+    assert client.get_object(ns, bucket, "lock").data.content == b"two"
+
+
+def test_concurrent_creates_have_exactly_one_winner(tenancy: FakeTenancy, tmp_path: Path) -> None:
+    client, ns, bucket = _objects(tenancy, tmp_path)
+    winners: list[int] = []
+    losers: list[tuple[int, str]] = []
+
+    def create(n: int) -> None:
+        try:
+            client.put_object(ns, bucket, "lock", str(n).encode(), if_none_match="*")
+            winners.append(n)
+        except oci.exceptions.ServiceError as exc:
+            losers.append((exc.status, exc.code))
+
+    threads = [threading.Thread(target=create, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(winners) == 1 and losers == [(412, "IfNoneMatchFailed")] * 7
+    assert client.get_object(ns, bucket, "lock").data.content == str(winners[0]).encode()
 
 
 def test_uploads_and_objects_page_and_abort(tenancy: FakeTenancy, tmp_path: Path) -> None:
