@@ -1,5 +1,6 @@
 """Object Storage reads for `images gate --live`: the bucket's usage, summed over every page of
-ListObjects (the real oci SDK against the fake)."""
+ListObjects (the real oci SDK against the fake). The bucket and object calls themselves are
+tests/test_object_storage.py's."""
 
 from __future__ import annotations
 
@@ -10,16 +11,7 @@ from pathlib import Path
 import pytest
 
 from freetier.errors import RemoteError
-from freetier.images.objectstore import (
-    GB,
-    bucket_usage_gb,
-    delete_object,
-    ensure_bucket,
-    head_object,
-    list_objects,
-    object_client,
-    open_bucket,
-)
+from freetier.images.objectstore import GB, bucket_usage_gb
 from tests.images import run_images
 from tests.images.conftest_publish import BUCKET, FAST, MIB, World, world
 
@@ -69,38 +61,6 @@ def test_images_gate_live_adds_the_bucket_usage(
 
 def test_a_bucket_not_created_yet_uses_nothing(env: World) -> None:
     assert bucket_usage_gb(env.stack, env.config, retry=FAST) == 0.0
-
-
-def test_listing_without_size_field_gives_names_only(env: World) -> None:
-    env.add_bucket()
-    env.fake.add_object(BUCKET, "a", b"abc")
-    client = object_client(env.config, retry=FAST)
-    page = client.list_objects(env.fake.namespace, BUCKET).data
-    assert [(o.name, o.size) for o in page.objects] == [("a", None)]
-    bucket = open_bucket(client, BUCKET)
-    assert [(o.name, o.size) for o in list_objects(bucket)] == [("a", 3)]
-
-
-def test_bucket_is_created_private_once(env: World) -> None:
-    bucket = open_bucket(object_client(env.config, retry=FAST), BUCKET)
-    assert ensure_bucket(bucket, env.compartment) is True
-    assert ensure_bucket(bucket, env.compartment) is False
-    [created] = [b for b in env.fake.buckets if b["name"] == BUCKET]
-    assert created["publicAccessType"] == "NoPublicAccess"
-    assert created["compartmentId"] == env.compartment
-
-
-def test_head_and_delete_tolerate_a_missing_object(env: World) -> None:
-    env.add_bucket()
-    env.fake.add_object(BUCKET, "a", b"abc", metadata={"opc-meta-sha256": "cafe"})
-    bucket = open_bucket(object_client(env.config, retry=FAST), BUCKET)
-    headers = head_object(bucket, "a")
-    assert headers is not None
-    assert headers["content-length"] == "3"
-    assert headers["opc-meta-sha256"] == "cafe"
-    assert delete_object(bucket, "a") is True
-    assert head_object(bucket, "a") is None
-    assert delete_object(bucket, "a") is False
 
 
 def test_a_failing_listing_is_one_line(env: World) -> None:

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from freetier.errors import ConfigError, RemoteError
-from freetier.images.objectstore import Bucket, object_client, open_bucket
 from freetier.images.publish_upload import (
     MAX_PARTS,
     abort_uploads,
@@ -20,6 +19,7 @@ from freetier.images.publish_upload import (
     plan_parts,
     upload_file,
 )
+from freetier.object_storage import Bucket, object_client, open_bucket
 from tests.images.conftest_publish import BUCKET, FAST, MIB, World, random_file, world
 
 PART = 4 * MIB

@@ -15,8 +15,8 @@ from typing import Any
 import oci
 
 from freetier.errors import RemoteError
-from freetier.images.objectstore import call_unless_missing
 from freetier.images.options import Arch
+from freetier.object_storage import call_unless_missing
 from freetier.oci_clients import call, list_all
 
 # The Always Free shape each architecture's images boot on.

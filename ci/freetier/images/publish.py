@@ -42,7 +42,14 @@ from freetier.images.importer import (
     start_import,
     wait_for_import,
 )
-from freetier.images.objectstore import (
+from freetier.images.options import ARCHES, DEFAULT_PARALLEL, MIB, Arch
+from freetier.images.publish_progress import Progress
+from freetier.images.publish_upload import (
+    DEFAULT_PART_SIZE,
+    abort_uploads,
+    upload_file,
+)
+from freetier.object_storage import (
     Bucket,
     bucket_exists,
     delete_object,
@@ -50,13 +57,6 @@ from freetier.images.objectstore import (
     head_object,
     object_client,
     open_bucket,
-)
-from freetier.images.options import ARCHES, DEFAULT_PARALLEL, MIB, Arch
-from freetier.images.publish_progress import Progress
-from freetier.images.publish_upload import (
-    DEFAULT_PART_SIZE,
-    abort_uploads,
-    upload_file,
 )
 from freetier.oci_clients import DEFAULT_RETRY, RetryPolicy, make_client
 from freetier.stack.model import Stack

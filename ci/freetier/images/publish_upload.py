@@ -30,9 +30,9 @@ from typing import Any
 import oci
 
 from freetier.errors import ConfigError, RemoteError
-from freetier.images.objectstore import Bucket
 from freetier.images.options import MIB
 from freetier.images.publish_progress import Progress
+from freetier.object_storage import Bucket
 from freetier.oci_clients import call, list_all
 
 DEFAULT_PART_SIZE = 32 * MIB
