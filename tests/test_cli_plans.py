@@ -4,8 +4,6 @@ PyGithub against the local fake GitHub: plan -> comment post -> apply/deploy the
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,10 +11,9 @@ import pytest
 
 from freetier.cli import main
 from freetier.comment import MARKER, read_fingerprints
-from tests.conftest import SHIPPED_STACK
 from tests.fakes.github_server import FakeGitHub
+from tests.tofu.remote_state import stand_in_repo
 
-STAND_IN = Path(__file__).parent / "tofu" / "fixtures" / "stand-in-oci"
 TOKEN = "ghs_canary_token_0123456789abcdef"
 REPO = "octo/infra"
 CANARY = "canary-s3cr3t-value-42"
@@ -25,29 +22,7 @@ CANARY = "canary-s3cr3t-value-42"
 @pytest.fixture
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fork with the stand-in layer; its instances launch in AD 2, where the stack puts them."""
-    for name in [k for k in os.environ if k.startswith(("TF_", "GITHUB_"))]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("TF_CLI_CONFIG_FILE", "/dev/null")
-    monkeypatch.chdir(tmp_path)
-    shutil.copytree(STAND_IN, tmp_path / "tofu" / "oci")
-    text = SHIPPED_STACK.read_text().replace(
-        "availability_domains: [1]", "availability_domains: [2]"
-    )
-    text = text.replace(
-        "    boot_volume_gb: 50\n  - name: node-2",
-        "    boot_volume_gb: 50\n    availability_domain: 2\n  - name: node-2",
-    )
-    text = text.replace(
-        "    boot_volume_gb: 50\n\nbastion:",
-        "    boot_volume_gb: 50\n    availability_domain: 2\n\nbastion:",
-    )
-    text = text.replace(
-        "  boot_volume_gb: 50\n\nnetwork:",
-        "  boot_volume_gb: 50\n  availability_domain: 2\n\nnetwork:",
-    )
-    (tmp_path / "stack.yaml").write_text(text)
-    return tmp_path
+    return stand_in_repo(tmp_path, monkeypatch)
 
 
 @pytest.fixture
