@@ -85,6 +85,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         backend_config=args.backend_config,
         secrets=registered(),
         commits=_commits(),
+        progress=progress(args.layer),
     )
     if planned.plan.failed:
         for line in planned.plan.errors:
@@ -98,25 +99,24 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
-    from freetier.review.gate import apply_reviewed
+    from freetier.review.gate import apply_reviewed_layer
     from freetier.stack import load_stack
     from freetier.tofu import run
-    from freetier.tofu.layer import apply_layer, prepare, reviewed_from_folder
+    from freetier.tofu.layer import apply_layer, reviewed_from_folder
 
     stack = load_stack(args.stack)
     if args.plan is not None:
-        reviewed = reviewed_from_folder(args.plan)
-        tofu = run.Tofu.find()
-        folder = prepare(
+        done = apply_reviewed_layer(
             stack,
             args.stack,
             args.layer,
+            reviewed_from_folder(args.plan),
+            args.plan,
             backend=not args.no_backend,
             backend_config=args.backend_config,
-            tofu=tofu,
-        )
-        done = apply_reviewed(
-            folder, args.layer, reviewed, args.plan, tofu=tofu, secrets=registered()
+            tofu=run.Tofu.find(),
+            secrets=registered(),
+            progress=progress(args.layer),
         )
         print(f"{args.layer}: applied ({done.how})")
         return 0

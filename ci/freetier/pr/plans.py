@@ -62,6 +62,7 @@ def plan_steps(
                 tofu=tofu,
                 secrets=secrets,
                 commits=commits,
+                command="pr",
             )
         except FreetierError as exc:
             results.append(

@@ -14,10 +14,9 @@ from freetier.comment import MARKER, read_fingerprints
 from freetier.github.publish import comment_on_pull, pulls_for_commit, sticky_comment_body
 from freetier.layers import present_layers
 from freetier.plans.model import Reviewed, Secrets
-from freetier.review.gate import Applied, Refused, apply_reviewed
+from freetier.review.gate import Applied, Refused, apply_reviewed_layer
 from freetier.stack import Stack
 from freetier.tofu import run
-from freetier.tofu.layer import prepare
 
 
 def deploy(
@@ -50,12 +49,19 @@ def deploy(
             seen = reviewed.get(layer)
             if seen is None or "changes" not in seen:
                 raise Refused(layer, [f"pull request #{pr} shows no reviewed plan for it"])
-            folder = prepare(
-                stack, stack_file, layer, backend=backend, backend_config=backend_config, tofu=tofu
-            )
             progress(f"{layer}: planning again to compare with the review of #{pr}")
-            done = apply_reviewed(
-                folder, layer, Reviewed(seen["changes"]), out / layer, tofu=tofu, secrets=secrets
+            done = apply_reviewed_layer(
+                stack,
+                stack_file,
+                layer,
+                Reviewed(seen["changes"]),
+                out / layer,
+                backend=backend,
+                backend_config=backend_config,
+                tofu=tofu,
+                secrets=secrets,
+                command="deploy",
+                progress=_prefixed(progress, layer),
             )
         except Refused as exc:
             comment_on_pull(repo, pr, refusal_comment(exc, sha), token=token, base_url=base_url)
@@ -63,6 +69,10 @@ def deploy(
         progress(f"{layer}: applied ({done.how})")
         applied.append(done)
     return applied
+
+
+def _prefixed(progress: Callable[[str], None], layer: str) -> Callable[[str], None]:
+    return lambda line: progress(f"{layer}: {line}")
 
 
 def refusal_comment(exc: Refused, sha: str) -> str:

@@ -7,6 +7,7 @@ same changes, compared semantically (normalised changes, not text); else nothing
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -15,7 +16,9 @@ from freetier.errors import FreetierError
 from freetier.plans.fingerprint import changes_digest, diff_changes, normalise_changes
 from freetier.plans.mask import NO_SECRETS
 from freetier.plans.model import Reviewed, Secrets
+from freetier.stack import Stack
 from freetier.tofu import run
+from freetier.tofu.layer import locked_layer, prepare
 
 REPLAN_FILE = "replan.bin"
 
@@ -63,6 +66,36 @@ def apply_reviewed(
     if changes_digest(shown) != reviewed.changes:
         raise Refused(layer, _reasons(reviewed, shown, secrets))
     return Applied(layer, "identical re-plan", run.apply(folder, plan_file=replan, tofu=tofu))
+
+
+def apply_reviewed_layer(
+    stack: Stack,
+    stack_file: Path,
+    layer: str,
+    reviewed: Reviewed,
+    work: Path,
+    *,
+    backend: bool,
+    backend_config: Path | None,
+    tofu: run.Tofu,
+    secrets: Secrets = NO_SECRETS,
+    command: str = "apply",
+    progress: Callable[[str], None] = lambda line: None,
+) -> Applied:
+    """Write the layer's variables, init, and `apply_reviewed`, holding the state lock from
+    before init until the apply has ended."""
+    with locked_layer(
+        stack_file,
+        layer,
+        backend=backend,
+        backend_config=backend_config,
+        command=command,
+        progress=progress,
+    ):
+        folder = prepare(
+            stack, stack_file, layer, backend=backend, backend_config=backend_config, tofu=tofu
+        )
+        return apply_reviewed(folder, layer, reviewed, work, tofu=tofu, secrets=secrets)
 
 
 def _reasons(reviewed: Reviewed, shown: object, secrets: Secrets) -> list[str]:

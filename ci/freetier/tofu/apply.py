@@ -55,12 +55,21 @@ def only_capacity_errors(result: ApplyResult) -> bool:
 
 
 def format_duration(seconds: float) -> str:
-    """
+    """Seconds, then minutes and seconds up to two hours, then hours and minutes, then days.
+
     >>> format_duration(4.2), format_duration(754), format_duration(3600)
     ('4s', '12m34s', '60m00s')
+    >>> format_duration(7200), format_duration(3 * 86400 + 3700)
+    ('2h00m', '3d01h')
     """
     whole = round(seconds)
-    return f"{whole}s" if whole < 60 else f"{whole // 60}m{whole % 60:02d}s"
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 7200:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    if whole < 86400:
+        return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+    return f"{whole // 86400}d{whole % 86400 // 3600:02d}h"
 
 
 def _check_inputs(availability_domains: Sequence[int], deadline_s: float, backoff: Backoff) -> None:

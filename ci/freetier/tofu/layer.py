@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from freetier.plans.parse import failed_plan, parse_plan
 from freetier.stack import Stack
 from freetier.tofu import run
 from freetier.tofu.apply import Backoff, CapacityApplyResult, apply_with_capacity_retry
+from freetier.tofu.lock import state_lock
 from freetier.tofu.vars import TFVARS_FILE, tfvars_text
 
 # A layer's plan folder (out/plans/LAYER/). plan.bin and plan.json hold values in clear:
@@ -61,6 +63,30 @@ def write_vars(stack: Stack, stack_file: Path, layer: str) -> Path:
     return folder / TFVARS_FILE
 
 
+@contextmanager
+def locked_layer(
+    stack_file: Path,
+    layer: str,
+    *,
+    backend: bool,
+    backend_config: Path | None,
+    command: str,
+    progress: Callable[[str], None],
+) -> Iterator[Path]:
+    """The layer's folder, with its remote state locked for the block (tofu/lock.py); a layer
+    that does not exist is bad input before any lock is taken."""
+    folder = layer_dir(stack_file, layer)
+    with state_lock(
+        layer,
+        backend=backend,
+        backend_config=backend_config,
+        command=command,
+        cwd=stack_file.parent,
+        progress=progress,
+    ):
+        yield folder
+
+
 def prepare(
     stack: Stack,
     stack_file: Path,
@@ -88,27 +114,37 @@ def plan_layer(
     tofu: run.Tofu | None = None,
     secrets: Secrets = NO_SECRETS,
     commits: tuple[str, str] = ("", ""),
+    command: str = "plan",
+    progress: Callable[[str], None] = lambda line: None,
 ) -> PlannedLayer:
     """Plan into out/LAYER/: plan.bin, plan.json, the masked text, the fingerprint and the
-    normalised changes the apply gate compares. A plan that fails is a result, not a crash:
-    its errors go into the comment."""
+    normalised changes the apply gate compares, holding the state lock (tofu/lock.py). A plan
+    that fails is a result, not a crash: its errors go into the comment."""
     tofu = tofu or run.Tofu.find()
     target = (out / layer).resolve()
-    target.mkdir(parents=True, exist_ok=True)
-    try:
-        folder = prepare(
-            stack, stack_file, layer, backend=backend, backend_config=backend_config, tofu=tofu
-        )
-        result = run.plan(folder, out=target / run.PLAN_FILE, tofu=tofu)
-    except ToolError as exc:
-        if exc.missing:
-            raise
-        failed = failed_plan(layer, str(exc).splitlines(), secrets)
-        write_files(target, {ERRORS: json.dumps(list(failed.errors), indent=1) + "\n"})
-        return PlannedLayer(failed, target, False)
-    shown = run.show_json(folder, target / run.PLAN_FILE, tofu=tofu)
-    text = run.show_text(folder, target / run.PLAN_FILE, tofu=tofu)
-    lineage, serial = run.state_pull(folder, tofu=tofu)
+    with locked_layer(
+        stack_file,
+        layer,
+        backend=backend,
+        backend_config=backend_config,
+        command=command,
+        progress=progress,
+    ):
+        target.mkdir(parents=True, exist_ok=True)
+        try:
+            folder = prepare(
+                stack, stack_file, layer, backend=backend, backend_config=backend_config, tofu=tofu
+            )
+            result = run.plan(folder, out=target / run.PLAN_FILE, tofu=tofu)
+        except ToolError as exc:
+            if exc.missing:
+                raise
+            failed = failed_plan(layer, str(exc).splitlines(), secrets)
+            write_files(target, {ERRORS: json.dumps(list(failed.errors), indent=1) + "\n"})
+            return PlannedLayer(failed, target, False)
+        shown = run.show_json(folder, target / run.PLAN_FILE, tofu=tofu)
+        text = run.show_text(folder, target / run.PLAN_FILE, tofu=tofu)
+        lineage, serial = run.state_pull(folder, tofu=tofu)
     fingerprint = make_fingerprint(shown, folder, lineage, serial, *commits)
     plan = replace(parse_plan(shown, layer, secrets, text), fingerprint=fingerprint)
     write_files(
@@ -144,19 +180,28 @@ def apply_layer(
     tofu: run.Tofu | None = None,
     progress: Callable[[str], None] = lambda line: None,
 ) -> CapacityApplyResult:
-    """Apply, retrying "Out of host capacity" across the stack's availability domains."""
+    """Apply, retrying "Out of host capacity" across the stack's availability domains, holding
+    the state lock."""
     tofu = tofu or run.Tofu.find()
-    folder = prepare(
-        stack, stack_file, layer, backend=backend, backend_config=backend_config, tofu=tofu
-    )
-    return apply_with_capacity_retry(
-        folder,
-        list(stack.oci.availability_domains),
-        deadline_s=deadline_s,
-        backoff=backoff,
-        tofu=tofu,
+    with locked_layer(
+        stack_file,
+        layer,
+        backend=backend,
+        backend_config=backend_config,
+        command="apply",
         progress=progress,
-    )
+    ):
+        folder = prepare(
+            stack, stack_file, layer, backend=backend, backend_config=backend_config, tofu=tofu
+        )
+        return apply_with_capacity_retry(
+            folder,
+            list(stack.oci.availability_domains),
+            deadline_s=deadline_s,
+            backoff=backoff,
+            tofu=tofu,
+            progress=progress,
+        )
 
 
 def reviewed_from_folder(folder: Path) -> Reviewed:
