@@ -25,6 +25,7 @@ from freetier.cli import (
     schema,
     secrets,
     stack,
+    state,
     tofu,
 )
 from freetier.errors import FreetierError
@@ -33,7 +34,21 @@ __all__ = ["build_parser", "main"]
 
 
 # Command groups in the order of `freetier --help`; `images_publish` adds to `images`.
-GROUPS = (stack, schema, doctor, pr, guard, tofu, plans, comment, deploy, flux, secrets, images)
+GROUPS = (
+    stack,
+    schema,
+    doctor,
+    pr,
+    guard,
+    tofu,
+    plans,
+    comment,
+    deploy,
+    state,
+    flux,
+    secrets,
+    images,
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
