@@ -16,15 +16,19 @@ base; none without commits between them; the `head` filter without its `owner:` 
 ignored; an open pull request whose branch moves onto its base's history is closed (and one
 whose base takes in its head is merged). Seed history with `push`, read it with `files_at`.
 
-Every request must carry `Authorization: token <t>` or `Bearer <t>` with the seeded token.
+Every request must carry `Authorization: token <t>` or `Bearer <t>` with a known token. The
+seeded token acts as `login` (by default the Actions bot, `github-actions[bot]`); `add_token`
+adds others, a person's or another App's, and what a request creates is written by the
+account its token stands for (`github_apps`: Bot users, `GET /user`, check runs).
 With `prefix="/api/v3"` it serves like GitHub Enterprise: REST under /api/v3, GraphQL at
 /api/graphql. Tests seed state with the `add_*` methods, inject faults with `inject`, and
 read `requests` (no header is recorded, so no token either).
 
 The fake is split by concern: this module serves, dispatches and keeps the pull request,
-comment, label and check run rules; `github_git` the git object store and its endpoints (mixed
-into `FakeGitHub`); `github_state` the records both work on; `github_wire` GitHub's error and
-pagination conventions. The names tests use are all importable from here.
+comment and label rules; `github_git` the git object store and its endpoints and
+`github_apps` the accounts and check runs (both mixed into `FakeGitHub`); `github_state` the
+records they work on; `github_wire` GitHub's error and pagination conventions. The names tests
+use are all importable from here.
 """
 
 from __future__ import annotations
@@ -35,7 +39,6 @@ import re
 import threading
 import time
 import uuid
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -43,6 +46,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+from tests.fakes.github_apps import Identities
 from tests.fakes.github_git import GitStore
 from tests.fakes.github_state import CheckRunRecord, Comment, GitCommit, Label, Pull, Repo
 from tests.fakes.github_wire import ApiError, Json, Page, invalid, iso, not_found, query_last
@@ -64,12 +68,8 @@ __all__ = [
 ]
 
 COMMENT_LIMIT = 65_536
-SUMMARY_LIMIT = 65_535
 BOT_LOGIN = "github-actions[bot]"
 EPOCH = datetime(2026, 6, 1, tzinfo=UTC)
-CONCLUSIONS = frozenset(
-    {"action_required", "cancelled", "failure", "neutral", "success", "skipped", "timed_out"}
-)
 CLASSIFIERS = frozenset({"SPAM", "ABUSE", "OFF_TOPIC", "OUTDATED", "DUPLICATE", "RESOLVED"})
 SECONDARY_RATE_LIMIT = (
     "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
@@ -113,7 +113,7 @@ Handler = Callable[["FakeGitHub", Repo, dict[str, str], dict[str, list[str]], An
 _REPO = r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)"
 
 
-class FakeGitHub(GitStore, LocalServer):
+class FakeGitHub(GitStore, Identities, LocalServer):
     """The state and the rules; `serve()` runs it on 127.0.0.1."""
 
     def __init__(
@@ -125,6 +125,8 @@ class FakeGitHub(GitStore, LocalServer):
     ) -> None:
         self.token = token
         self.login = login
+        self.tokens = {token: login}
+        self.caller = login  # who the request being answered comes from (set under the lock)
         self.prefix = prefix.rstrip("/")
         self.repos: dict[str, Repo] = {}
         self.faults: list[Fault] = []
@@ -264,7 +266,7 @@ class FakeGitHub(GitStore, LocalServer):
         body: Any = None
         with self.lock:
             try:
-                self._authenticate(headers)
+                self.caller = self._authenticate(headers)
                 path = self._strip_prefix(path)
                 body = self._parse(raw)
                 fault = self._fault(method, path)
@@ -284,10 +286,13 @@ class FakeGitHub(GitStore, LocalServer):
         }
         return status, payload, {**limits, **extra}
 
-    def _authenticate(self, headers: dict[str, str]) -> None:
+    def _authenticate(self, headers: dict[str, str]) -> str:
+        """The login the request's token stands for."""
         scheme, _, credential = headers.get("authorization", "").partition(" ")
-        if scheme.lower() not in ("token", "bearer") or credential.strip() != self.token:
+        login = self.tokens.get(credential.strip())
+        if scheme.lower() not in ("token", "bearer") or login is None:
             raise ApiError(401, "Bad credentials")
+        return login
 
     def _strip_prefix(self, path: str) -> str:
         if path == self.graphql_path:
@@ -326,6 +331,8 @@ class FakeGitHub(GitStore, LocalServer):
     ) -> tuple[int, Any, dict[str, str]]:
         if (method, path) == ("POST", "/graphql"):
             return 200, self._graphql(body), {}
+        if (method, path) == ("GET", "/user"):
+            return 200, self.authenticated_user(), {}
         for verb, pattern, handler, status in ROUTES:
             match = pattern.fullmatch(path)
             if verb != method or match is None:
@@ -337,23 +344,11 @@ class FakeGitHub(GitStore, LocalServer):
             result = handler(self, repo, params, query, body)
             if isinstance(result, Page):
                 link_url = f"{self.url}/repositories/{repo.id}{path[match.end('repo') :]}"
-                return 200, result.items, result.link_header(link_url, query)
+                return 200, result.body(), result.link_header(link_url, query)
             return status, result, {}
         raise not_found()
 
     # --- JSON ------------------------------------------------------------------------------
-
-    def _user(self, login: str) -> Json:
-        bot = login.endswith("[bot]")
-        return {
-            "login": login,
-            "id": zlib.crc32(login.encode()),
-            "node_id": f"U_fake{login}",
-            "type": "Bot" if bot else "User",
-            "url": f"{self.url}/users/{quote(login)}",
-            "html_url": f"{self.root}/{quote(login)}",
-            "site_admin": False,
-        }
 
     def _repo_json(self, repo: Repo) -> Json:
         api = f"{self.url}/repos/{repo.full_name}"
@@ -435,32 +430,7 @@ class FakeGitHub(GitStore, LocalServer):
             "created_at": iso(comment.created_at),
             "updated_at": iso(comment.updated_at),
             "author_association": "NONE",
-            "performed_via_github_app": None,
-        }
-
-    def _check_run_json(self, repo: Repo, run: CheckRunRecord) -> Json:
-        api = f"{self.url}/repos/{repo.full_name}"
-        return {
-            "id": run.id,
-            "node_id": run.node_id,
-            "name": run.name,
-            "head_sha": run.head_sha,
-            "external_id": "",
-            "status": run.status,
-            "conclusion": run.conclusion,
-            "started_at": iso(run.created_at),
-            "completed_at": iso(run.created_at) if run.status == "completed" else None,
-            "output": {
-                "title": run.output.get("title"),
-                "summary": run.output.get("summary"),
-                "text": run.output.get("text"),
-                "annotations_count": 0,
-                "annotations_url": f"{api}/check-runs/{run.id}/annotations",
-            },
-            "url": f"{api}/check-runs/{run.id}",
-            "html_url": f"{self.root}/{repo.full_name}/runs/{run.id}",
-            "details_url": f"{self.root}/{repo.full_name}/runs/{run.id}",
-            "pull_requests": [],
+            "performed_via_github_app": self._performed_via(comment.user),
         }
 
     # --- REST handlers ---------------------------------------------------------------------
@@ -494,7 +464,7 @@ class FakeGitHub(GitStore, LocalServer):
         text = _comment_body(body)
         comment_id = self._id()
         now = self.now()
-        comment = Comment(comment_id, f"IC_fake{comment_id}", text, self.login, now, now)
+        comment = Comment(comment_id, f"IC_fake{comment_id}", text, self.caller, now, now)
         pull.comments.append(comment)
         return self._comment_json(repo, pull, comment)
 
@@ -507,34 +477,6 @@ class FakeGitHub(GitStore, LocalServer):
         comment.body = _comment_body(body)
         comment.updated_at = self.now()
         return self._comment_json(repo, pull, comment)
-
-    def create_check_run(self, repo: Repo, params: dict[str, str], query: Any, body: Any) -> Json:
-        body = body if isinstance(body, dict) else {}
-        for name in ("name", "head_sha"):
-            if not isinstance(body.get(name), str) or not body[name]:
-                raise invalid("CheckRun", "missing_field", name)
-        if not any(sha.startswith(body["head_sha"]) for sha in repo.commits):
-            raise ApiError(422, f"No commit found for SHA: {body['head_sha']}")
-        conclusion = body.get("conclusion")
-        status = "completed" if conclusion else body.get("status", "queued")
-        if status not in ("queued", "in_progress", "completed"):
-            raise invalid("CheckRun", "invalid", "status")
-        if status == "completed" and conclusion not in CONCLUSIONS:
-            raise invalid("CheckRun", "invalid", "conclusion")
-        output = body.get("output") or {}
-        if output and not (output.get("title") and output.get("summary")):
-            raise invalid("CheckRun", "missing_field", "output")
-        if len(output.get("summary") or "") > SUMMARY_LIMIT:
-            raise invalid(
-                "CheckRun", "custom", "summary", f"summary is too long (maximum is {SUMMARY_LIMIT})"
-            )
-        run_id = self._id()
-        run = CheckRunRecord(
-            run_id, f"CR_fake{run_id}", body["name"], body["head_sha"], status, conclusion,
-            dict(output), self.now(),
-        )  # fmt: skip
-        repo.check_runs.append(run)
-        return self._check_run_json(repo, run)
 
     def get_label(self, repo: Repo, params: dict[str, str], query: Any, body: Any) -> Json:
         label = repo.labels.get(params["name"].lower())
@@ -639,7 +581,7 @@ class FakeGitHub(GitStore, LocalServer):
         pull_id = self._id()
         pull = Pull(
             pull_id, f"PR_fake{pull_id}", number, body["title"], head_sha, branch, base,
-            self.login, self.now(), body=text,
+            self.caller, self.now(), body=text,
         )  # fmt: skip
         repo.pulls[number] = pull
         return self._pull_json(repo, pull)
@@ -732,6 +674,7 @@ ROUTES: list[tuple[str, re.Pattern[str], Handler, int]] = [
         ("DELETE", r"/issues/(?P<number>\d+)/labels/(?P<name>[^/]+)", FakeGitHub.remove_label, 200),
         ("GET", r"/commits/(?P<sha>[^/]+)", FakeGitHub.get_commit, 200),
         ("GET", r"/commits/(?P<sha>[^/]+)/pulls", FakeGitHub.commit_pulls, 200),
+        ("GET", r"/commits/(?P<sha>[^/]+)/check-runs", FakeGitHub.list_check_runs, 200),
         ("GET", r"/contents(?P<path>(?:/.*)?)", FakeGitHub.get_contents, 200),
         ("GET", r"/git/ref/(?P<ref>.+)", FakeGitHub.get_ref, 200),
         ("POST", "/git/refs", FakeGitHub.create_ref, 201),

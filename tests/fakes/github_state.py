@@ -63,6 +63,7 @@ class CheckRunRecord:
     conclusion: str | None
     output: Json
     created_at: datetime
+    app: str  # the slug of the GitHub App that created it
 
 
 @dataclass

@@ -56,18 +56,27 @@ def invalid(resource: str, code: str, field_name: str, message: str | None = Non
 
 @dataclass(frozen=True)
 class Page:
-    """One page of a list, as GitHub cuts it (`per_page` default 30, at most 100)."""
+    """One page of a list, as GitHub cuts it (`per_page` default 30, at most 100). Some lists
+    come wrapped, `{"total_count": N, "<wrap>": [...]}` (check runs, search results)."""
 
     items: list[Json]
     page: int
     last: int
+    wrap: str | None = None
+    total: int = 0
 
     @classmethod
-    def of(cls, items: list[Json], query: dict[str, list[str]]) -> Page:
+    def of(cls, items: list[Json], query: dict[str, list[str]], wrap: str | None = None) -> Page:
         per_page = min(max(query_int(query, "per_page", DEFAULT_PER_PAGE), 1), MAX_PER_PAGE)
         page = max(query_int(query, "page", 1), 1)
         last = max((len(items) + per_page - 1) // per_page, 1)
-        return cls(items[(page - 1) * per_page : page * per_page], page, last)
+        return cls(items[(page - 1) * per_page : page * per_page], page, last, wrap, len(items))
+
+    def body(self) -> list[Json] | Json:
+        """What the response carries: the items, or the wrapped object."""
+        if self.wrap is None:
+            return self.items
+        return {"total_count": self.total, self.wrap: self.items}
 
     def link_header(self, url: str, query: dict[str, list[str]]) -> dict[str, str]:
         """`Link` with next/last (and prev/first past page 1) to `url`."""

@@ -25,6 +25,7 @@ from github.MainClass import Github
 from tests.fakes.github_server import SECONDARY_RATE_LIMIT, FakeGitHub
 
 TOKEN = "ghs_fakeservertoken"
+STRANGER = "ghp_strangers_own_token"
 REPO = "octo/infra"
 
 
@@ -233,6 +234,88 @@ def test_check_runs_follow_githubs_rules(github: FakeGitHub) -> None:
                 repo.create_check_run(**{**arguments, **change})
             assert caught.value.status == 422, change
     assert len(github.repo(REPO).check_runs) == 1
+
+
+def test_a_comment_is_written_by_the_account_its_token_stands_for(github: FakeGitHub) -> None:
+    github.add_token(STRANGER, "mallory")
+    with client(github) as gh:
+        ours = gh.get_repo(REPO).get_pull(1).create_issue_comment("from the workflow")
+    with client(github, token=STRANGER) as gh:
+        theirs = gh.get_repo(REPO).get_pull(1).create_issue_comment("from a stranger")
+    assert (ours.user.login, ours.user.type, ours.user.id) == (
+        "github-actions[bot]",
+        "Bot",
+        41898282,
+    )
+    app = ours.performed_via_github_app
+    assert (app.slug, app.id, app.name, app.owner.login) == (
+        "github-actions",
+        15368,
+        "GitHub Actions",
+        "github",
+    )
+    assert (theirs.user.login, theirs.user.type) == ("mallory", "User")
+    assert theirs.performed_via_github_app is None
+    assert [c.user for c in github.repo(REPO).pulls[1].comments] == [
+        "github-actions[bot]",
+        "mallory",
+    ]
+
+
+def test_get_user_refuses_an_installation_token(github: FakeGitHub) -> None:
+    github.add_token(STRANGER, "mallory")
+    status, _, body = raw(f"{github.url}/user")
+    assert (status, body["message"]) == (403, "Resource not accessible by integration")
+    with client(github, token=STRANGER) as gh:
+        assert gh.get_user().login == "mallory"
+
+
+def test_only_a_github_app_may_create_a_check_run(github: FakeGitHub) -> None:
+    github.add_token(STRANGER, "mallory")
+    github.add_token("ghs_otherapp", "other-app[bot]")
+    sha = github.repo(REPO).pulls[1].head_sha
+    arguments: dict[str, Any] = {"name": "freetier plan: oci", "head_sha": sha}
+    with client(github, token=STRANGER) as gh, pytest.raises(GithubException) as refused:
+        gh.get_repo(REPO).create_check_run(**arguments, conclusion="success")
+    assert (refused.value.status, refused.value.data["message"]) == (
+        403,
+        "You must authenticate via a GitHub App.",
+    )
+    with client(github, token="ghs_otherapp") as gh:
+        run = gh.get_repo(REPO).create_check_run(**arguments, conclusion="success")
+    assert run.app.slug == "other-app"
+    assert [r.app for r in github.repo(REPO).check_runs] == ["other-app"]
+
+
+def test_the_check_runs_of_a_commit_come_in_pages_with_their_app_and_output(
+    github: FakeGitHub,
+) -> None:
+    sha = github.repo(REPO).pulls[1].head_sha
+    other = github.add_pull(REPO, 2).head_sha
+    with client(github) as gh:
+        repo = gh.get_repo(REPO)
+        for i in range(35):
+            output = {"title": f"run {i}", "summary": "s", "text": f"<!-- {i} -->"}
+            repo.create_check_run(
+                name=f"check {i % 5}", head_sha=sha, conclusion="success", output=output
+            )
+        repo.create_check_run(name="check 0", head_sha=other, conclusion="failure")
+        every = list(repo.get_commit(sha).get_check_runs(filter="all"))
+        latest = list(repo.get_commit(sha).get_check_runs())
+        named = repo.get_commit(sha).get_check_runs(check_name="check 3", filter="all")
+        assert [r.output.text for r in named] == [
+            f"<!-- {i} -->" for i in (33, 28, 23, 18, 13, 8, 3)
+        ]
+    assert len(every) == 35 and {r.head_sha for r in every} == {sha}
+    assert {r.app.slug for r in every} == {"github-actions"}
+    # `latest`, GitHub's default, keeps the newest run of each name.
+    assert sorted(r.output.title for r in latest) == [f"run {i}" for i in range(30, 35)]
+    status, headers, body = raw(f"{github.url}/repos/{REPO}/commits/{sha}/check-runs?filter=all")
+    assert (status, body["total_count"], len(body["check_runs"])) == (200, 35, 30)
+    assert set(body["check_runs"][0]["output"]) == {
+        "title", "summary", "text", "annotations_count", "annotations_url"
+    }  # fmt: skip
+    assert "page=2" in links(headers["link"])["next"]
 
 
 def test_labels_are_created_once_added_and_removed(github: FakeGitHub) -> None:
