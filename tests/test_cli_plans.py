@@ -132,9 +132,9 @@ def test_comment_post_then_deploy_applies_exactly_the_reviewed_plan(
     assert len(ours) == 1
     assert summary.read_text().startswith(MARKER)
     # Merged as commit M: deploy re-plans, finds the reviewed changes, applies.
-    github.add_commit(REPO, "m" * 40, (7,))
+    github.add_commit(REPO, "e" * 40, (7,))
     pull.merged_at = github.now()
-    assert main(["deploy", "--repo", REPO, "--sha", "m" * 40, "--no-backend"]) == 0
+    assert main(["deploy", "--repo", REPO, "--sha", "e" * 40, "--no-backend"]) == 0
     assert "deployed 1 layer(s): oci (identical re-plan)" in capsys.readouterr().out
 
 
@@ -163,10 +163,10 @@ def test_deploy_refuses_what_was_not_reviewed_and_says_so_on_the_pr(
     # After review, someone pushes a bigger node straight to the merge.
     stack = repo / "stack.yaml"
     stack.write_text(stack.read_text().replace("    ocpus: 1\n", "    ocpus: 2\n", 1))
-    github.add_commit(REPO, "n" * 40, (8,))
+    github.add_commit(REPO, "f" * 40, (8,))
     pull.merged_at = github.now()
     capsys.readouterr()
-    assert main(["deploy", "--repo", REPO, "--sha", "n" * 40, "--no-backend"]) == 1
+    assert main(["deploy", "--repo", REPO, "--sha", "f" * 40, "--no-backend"]) == 1
     assert "refused to apply" in capsys.readouterr().err
     refusal = github.repo(REPO).pulls[8].comments[-1].body
     assert refusal.startswith("### ❌ freetier deploy refused to apply `oci`")

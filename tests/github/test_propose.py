@@ -426,7 +426,7 @@ def test_cli_reports_every_bad_input_at_once(
     _, err = capsys.readouterr()
     assert code == 2
     assert err.splitlines() == [
-        "freetier: error: 'infra': not a repository name of the form owner/name",
+        "freetier: error: --repo 'infra': not a repository name of the form owner/name",
         f"freetier: error: elsewhere/{PATH}: not found; run `freetier images publish` first",
         "freetier: error: GITHUB_TOKEN: not set; proposing needs a token that may push a "
         "branch and open pull requests (permissions: contents: write, pull-requests: write)",

@@ -41,7 +41,7 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
     )
     _comment_args(post)
     post.add_argument("--repo", required=True, metavar="OWNER/NAME")
-    post.add_argument("--pr", required=True, type=int, metavar="N")
+    post.add_argument("--pr", required=True, metavar="N")
     post.add_argument("--sha", required=True, help="the pull request's head commit")
     post.set_defaults(handler=cmd_comment_post)
 
@@ -87,11 +87,13 @@ def cmd_comment_render(args: argparse.Namespace) -> int:
 def cmd_comment_post(args: argparse.Namespace) -> int:
     from freetier.comment import render_full
     from freetier.errors import ConfigError
+    from freetier.github.names import pull_problem, repo_problem, require, sha_problem
     from freetier.github.publish import publish
     from freetier.report.summary import write_step_summary
     from freetier.review.inputs import load_guard, load_plans
     from freetier.review.publication import build_publication
 
+    require(repo_problem(args.repo), pull_problem(args.pr), sha_problem(args.sha))
     secrets = registered(args.secret_env)
     layers = load_plans(args.plan, secrets)
     guard = load_guard(args.guard)
@@ -103,7 +105,7 @@ def cmd_comment_post(args: argparse.Namespace) -> int:
     write_step_summary(render_full(layers, guard), os.environ)
     done = publish(
         args.repo,
-        args.pr,
+        int(args.pr),
         build_publication(layers, guard, args.sha, budget=args.budget),
         token=token,
     )

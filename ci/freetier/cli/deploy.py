@@ -35,9 +35,11 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
 
 def cmd_deploy(args: argparse.Namespace) -> int:
     from freetier.errors import ConfigError
+    from freetier.github.names import repo_problem, require, sha_problem
     from freetier.review.deploy import deploy
     from freetier.stack import load_stack
 
+    require(repo_problem(args.repo), sha_problem(args.sha))
     stack = load_stack(args.stack)
     token = os.environ.get("GITHUB_TOKEN", "")
     if not token:

@@ -215,7 +215,7 @@ def cmd_talos(args: argparse.Namespace) -> int:
 
 def cmd_propose(args: argparse.Namespace) -> int:
     from freetier.errors import ConfigError
-    from freetier.github.client import check_repo_name
+    from freetier.github.names import check_repo_name
     from freetier.github.propose import check_branches, propose
     from freetier.image_ocids import check_tfvars, proposal_content
 

@@ -26,7 +26,7 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
     add_stack(pr)
     pr.add_argument("--out", type=Path, default=Path("out"), help="report folder (default: out)")
     pr.add_argument("--repo", metavar="OWNER/NAME", help="post the comment to this repository")
-    pr.add_argument("--pr", type=int, metavar="N", help="... on this pull request")
+    pr.add_argument("--pr", metavar="N", help="... on this pull request")
     pr.add_argument("--sha", help="the pull request's head commit (check runs attach there)")
     pr.add_argument("--base-sha", help="the base commit (recorded in the plan fingerprints)")
     add_backend(
@@ -45,6 +45,7 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
 
 def cmd_pr(args: argparse.Namespace) -> int:
     from freetier.errors import ConfigError, FreetierError
+    from freetier.github.names import pull_problem, repo_problem, require, sha_problem
     from freetier.pr import REPORT_JSON, REPORT_MD, run_pr, write_report
     from freetier.pr.plans import PullRequest
     from freetier.pr.run import offline_steps
@@ -52,10 +53,13 @@ def cmd_pr(args: argparse.Namespace) -> int:
     from freetier.report.summary import write_step_summary
 
     pull = None
+    base = sha_problem(args.base_sha, "--base-sha") if args.base_sha is not None else None
     if args.repo or args.pr or args.sha:
         if not (args.repo and args.pr and args.sha):
             raise ConfigError(["--repo, --pr and --sha go together (the pull request to post to)"])
-        pull = PullRequest(args.repo, args.pr, args.sha, args.base_sha or "")
+        require(repo_problem(args.repo), pull_problem(args.pr), sha_problem(args.sha), base)
+        pull = PullRequest(args.repo, int(args.pr), args.sha, args.base_sha or "")
+    require(base)
     run = run_pr(
         args.stack,
         env=os.environ,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -163,11 +162,6 @@ def require_token(token: str) -> str:
             ]
         )
     return token
-
-
-def check_repo_name(repo: str) -> None:
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", repo):
-        raise ConfigError([f"{repo!r}: not a repository name of the form owner/name"])
 
 
 def connect(

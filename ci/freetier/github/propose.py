@@ -26,12 +26,12 @@ from freetier.errors import ConfigError, RemoteError
 from freetier.github.client import (
     DEFAULT_RETRY,
     RetryPolicy,
-    check_repo_name,
     connect,
     open_repository,
     remote_errors,
     require_token,
 )
+from freetier.github.names import check_repo_name
 from freetier.image_ocids import DEFAULT_BASE, DEFAULT_BRANCH, parse_tfvars
 
 TITLE = "images: new image OCIDs"

@@ -21,13 +21,13 @@ from freetier.errors import ConfigError
 from freetier.github.client import (
     DEFAULT_RETRY,
     RetryPolicy,
-    check_repo_name,
     connect,
     open_repository,
     remote_errors,
     require_token,
     scrub,
 )
+from freetier.github.names import FULL_SHA, check_repo_name, pull_problem, require
 
 COMMENT_LIMIT = 65_536  # characters GitHub accepts in an issue comment
 SUMMARY_LIMIT = 65_535  # characters GitHub accepts in a check run's output.summary
@@ -75,7 +75,6 @@ class Published:
     labels: tuple[str, ...]
 
 
-_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
 
 
@@ -100,7 +99,7 @@ def check_publication(publication: Publication) -> None:
     if not is_ours(publication.body, publication.marker):
         raise ValueError(f"comment body must start with {publication.marker!r} on its first line")
     check_comment_length(publication.body)
-    if not _SHA.fullmatch(publication.head_sha):
+    if not FULL_SHA.fullmatch(publication.head_sha):
         raise ValueError(f"head_sha {publication.head_sha!r}: not a full commit SHA")
     both = publication.labels_add & publication.labels_remove
     if both:
@@ -242,8 +241,7 @@ def pulls_for_commit(
 
 
 def _open_pull(gh: Github, repo: str, pr: int, token: str) -> tuple[Repository, PullRequest]:
-    if pr < 1:
-        raise ConfigError([f"--pr {pr}: not a pull request number"])
+    require(pull_problem(str(pr)))
     repository = open_repository(gh, repo, token)
     with remote_errors(f"reading pull request #{pr} of {repo}", token):
         try:
