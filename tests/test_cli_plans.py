@@ -8,13 +8,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from github.Auth import Token
+from github.MainClass import Github
 
 from freetier.cli import main
 from freetier.comment import MARKER, read_fingerprints
-from tests.fakes.github_server import FakeGitHub
+from tests.fakes.github_server import FakeGitHub, Pull
 from tests.tofu.remote_state import stand_in_repo
 
 TOKEN = "ghs_canary_token_0123456789abcdef"
+STRANGER = "ghp_a_strangers_own_token_0123456789"  # anyone who may comment on a public repo
+MAINTAINER = "ghp_a_maintainers_own_token_0123456"  # write access: may edit any comment
 REPO = "octo/infra"
 CANARY = "canary-s3cr3t-value-42"
 
@@ -37,6 +41,48 @@ def github(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
 
 def _plan(out: str = "out/plans") -> int:
     return main(["plan", "--layer", "oci", "--no-backend", "--out", out])
+
+
+def _post(pull: Pull, plan: str = "out/plans/oci") -> int:
+    """`comment post` as the workflow runs it, with the job's token (github-actions[bot])."""
+    number, sha = str(pull.number), pull.head_sha
+    argv = ["comment", "post", "--repo", REPO, "--pr", number, "--sha", sha]
+    return main([*argv, "--plan", f"oci={plan}"])
+
+
+def _render(plan: str, capsys: pytest.CaptureFixture[str]) -> str:
+    capsys.readouterr()
+    assert main(["comment", "render", "--plan", f"oci={plan}"]) == 0
+    return capsys.readouterr().out
+
+
+def _as(github: FakeGitHub, token: str) -> Github:
+    """PyGithub as someone else uses it: their own token, no retries, no pacing."""
+    return Github(
+        auth=Token(token),
+        base_url=github.url,
+        retry=None,
+        seconds_between_requests=None,
+        seconds_between_writes=None,
+    )
+
+
+def _merge(github: FakeGitHub, pull: Pull, sha: str) -> list[str]:
+    """Merge `pull` as commit `sha`; the argv of the deploy that follows."""
+    github.add_commit(REPO, sha, (pull.number,))
+    pull.merged_at = github.now()
+    return ["deploy", "--repo", REPO, "--sha", sha, "--no-backend"]
+
+
+def _bigger_node(repo: Path) -> None:
+    """What main plans after the review: the reviewed change plus a bigger node."""
+    stack = repo / "stack.yaml"
+    stack.write_text(stack.read_text().replace("    ocpus: 1\n", "    ocpus: 2\n", 1))
+
+
+def _applied_resources(repo: Path) -> list[object]:
+    state = repo / "tofu" / "oci" / "terraform.tfstate"
+    return json.loads(state.read_text())["resources"] if state.exists() else []
 
 
 def test_apply_of_the_saved_plan_when_the_state_has_not_moved(repo: Path, capsys) -> None:
@@ -131,11 +177,19 @@ def test_comment_post_then_deploy_applies_exactly_the_reviewed_plan(
     ours = [c for c in github.repo(REPO).pulls[7].comments if c.body.startswith(MARKER)]
     assert len(ours) == 1
     assert summary.read_text().startswith(MARKER)
+    # Each check run carries its layer's fingerprint, the same the comment shows.
+    (check,) = github.repo(REPO).check_runs[-1:]
+    assert read_fingerprints(check.output["text"]) == read_fingerprints(ours[0].body)
     # Merged as commit M: deploy re-plans, finds the reviewed changes, applies.
     github.add_commit(REPO, "e" * 40, (7,))
     pull.merged_at = github.now()
     assert main(["deploy", "--repo", REPO, "--sha", "e" * 40, "--no-backend"]) == 0
-    assert "deployed 1 layer(s): oci (identical re-plan)" in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert "deployed 1 layer(s): oci (identical re-plan)" in out
+    assert (
+        f"reviewed plans: comment {ours_id(github, 7)} by github-actions[bot] on #7, checked "
+        f"against the check runs of {pull.head_sha[:12]}"
+    ) in err
 
 
 def test_deploy_refuses_what_was_not_reviewed_and_says_so_on_the_pr(
@@ -174,6 +228,86 @@ def test_deploy_refuses_what_was_not_reviewed_and_says_so_on_the_pr(
         not (repo / "tofu" / "oci" / "terraform.tfstate").exists()
         or json.loads((repo / "tofu" / "oci" / "terraform.tfstate").read_text())["resources"] == []
     )
+
+
+def ours_id(github: FakeGitHub, number: int) -> int:
+    """The id of the plan comment the workflow (github-actions[bot]) wrote on `number`."""
+    comments = github.repo(REPO).pulls[number].comments
+    (comment,) = [c for c in comments if c.user.endswith("[bot]") and c.body.startswith(MARKER)]
+    return comment.id
+
+
+def test_a_strangers_look_alike_comment_never_decides_what_deploy_applies(
+    repo: Path, github: FakeGitHub, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 11: plan A was reviewed; main plans A plus B; a stranger posts a comment with the
+    plan marker and B's fingerprint. Deploy reads only the workflow's records: it refuses."""
+    pull = github.add_pull(REPO, 9)
+    assert _plan("out/a") == 0
+    assert _post(pull, "out/a/oci") == 0
+    _bigger_node(repo)
+    assert _plan("out/b") == 0
+    forged_body = _render("out/b/oci", capsys)
+    github.add_token(STRANGER, "mallory")
+    with _as(github, STRANGER) as gh:
+        forged = gh.get_repo(REPO).get_pull(9).create_issue_comment(forged_body)
+    assert forged.user.login == "mallory"
+
+    assert main(_merge(github, pull, "1" * 40)) == 1
+
+    err = capsys.readouterr().err
+    assert f"reviewed plans: comment {ours_id(github, 9)} by github-actions[bot]" in err
+    assert "(1 author(s) of look-alike comments ignored)" in err
+    assert "oci: refused to apply:" in err
+    assert _applied_resources(repo) == []
+    comments = github.repo(REPO).pulls[9].comments
+    assert [(c.body, c.minimized) for c in comments if c.id == forged.id] == [(forged_body, False)]
+    assert comments[-1].user == "github-actions[bot]"
+    assert comments[-1].body.startswith("### ❌ freetier deploy refused to apply `oci`")
+
+
+def test_the_workflows_comment_edited_by_a_maintainer_is_refused(
+    repo: Path, github: FakeGitHub, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Write access lets a person edit any comment, the workflow's too, and its author stays
+    github-actions[bot]; the check run of the head commit, which only the App can write, still
+    names the reviewed plan, so the two disagree and nothing is applied."""
+    pull = github.add_pull(REPO, 10)
+    assert _plan("out/a") == 0
+    assert _post(pull, "out/a/oci") == 0
+    _bigger_node(repo)
+    assert _plan("out/b") == 0
+    edited_body = _render("out/b/oci", capsys)
+    github.add_token(MAINTAINER, "octo-admin")
+    with _as(github, MAINTAINER) as gh:
+        gh.get_repo(REPO).get_pull(10).get_issue_comment(ours_id(github, 10)).edit(edited_body)
+
+    assert main(_merge(github, pull, "2" * 40)) == 1
+
+    err = capsys.readouterr().err
+    assert "the plan comment of #10 and the check run 'freetier plan: oci'" in err
+    assert "name different plans" in err
+    assert _applied_resources(repo) == []
+
+
+def test_a_comment_for_an_older_push_is_not_tied_to_the_merged_head(
+    repo: Path, github: FakeGitHub, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The plan was posted for one head; the branch moved on and was merged before any plan
+    of the new head: its head commit has no check run, so deploy refuses."""
+    pull = github.add_pull(REPO, 11)
+    assert _plan() == 0
+    assert _post(pull) == 0
+    pull.head_sha = "3" * 40
+    github.add_commit(REPO, pull.head_sha, (11,))
+    capsys.readouterr()
+
+    assert main(_merge(github, pull, "4" * 40)) == 1
+
+    assert "has no check run 'freetier plan: oci' by github-actions[bot]" in (
+        capsys.readouterr().err
+    )
+    assert _applied_resources(repo) == []
 
 
 def test_deploy_of_a_commit_without_a_merged_pr_refuses(repo: Path, github, capsys) -> None:

@@ -159,6 +159,40 @@ def test_the_newest_copy_is_edited_and_older_copies_are_minimized(
     ]
 
 
+def test_a_look_alike_comment_by_anyone_else_is_never_edited_nor_minimized(
+    github: FakeGitHub, pull: Pull, retry: RetryPolicy
+) -> None:
+    """Issue 11: whoever may comment can copy the marker; the workflow's comment is the one
+    its App wrote, and a stranger's, even newer, is left exactly as it is."""
+    mine = github.add_comment(REPO, PR, body("reviewed"))
+    forged = github.add_comment(REPO, PR, body("forged"), user="mallory")
+    impostor = github.add_comment(REPO, PR, body("impostor"), user="github-actions")
+
+    published = run(github, publication(pull, "new plan"), retry)
+
+    assert published.comment_id == mine.id and published.minimized == ()
+    assert mine.body == body("new plan")
+    assert (forged.body, forged.minimized) == (body("forged"), False)
+    assert (impostor.body, impostor.minimized) == (body("impostor"), False)
+    assert [r.path for r in github.seen("PATCH")] == [f"/repos/{REPO}/issues/comments/{mine.id}"]
+    assert github.seen("POST", "/graphql") == []
+
+
+def test_with_only_a_strangers_look_alike_comment_ours_is_created(
+    github: FakeGitHub, pull: Pull, retry: RetryPolicy
+) -> None:
+    forged = github.add_comment(REPO, PR, body("forged"), user="mallory")
+
+    published = run(github, publication(pull), retry)
+
+    assert published.created and published.minimized == ()
+    assert (forged.body, forged.minimized) == (body("forged"), False)
+    assert [(c.user, c.body) for c in pull.comments] == [
+        ("mallory", body("forged")),
+        ("github-actions[bot]", body()),
+    ]
+
+
 def test_a_fresh_pull_request_gets_one_comment(
     github: FakeGitHub, pull: Pull, retry: RetryPolicy
 ) -> None:
@@ -213,6 +247,17 @@ def test_one_check_run_per_layer_with_its_conclusion(
     assert [(r.output["title"], r.output["summary"]) for r in runs] == [
         (c.title, c.summary) for c in checks
     ]
+    assert {r.app for r in runs} == {"github-actions"}
+    assert all("text" not in r.output for r in runs)  # no text given, none sent
+
+
+def test_a_check_runs_text_is_sent_whole(
+    github: FakeGitHub, pull: Pull, retry: RetryPolicy
+) -> None:
+    text = '<!-- freetier:fingerprints {"oci": {"changes": "c1", "digest": "d1"}} -->'
+    check = CheckRun("freetier plan: oci", "success", "ok", "fine", text)
+    run(github, publication(pull, checks=(check,)), retry)
+    assert github.repo(REPO).check_runs[0].output["text"] == text
 
 
 def test_a_long_check_summary_is_cut_with_a_notice(
@@ -495,7 +540,7 @@ def test_the_token_never_appears_in_errors_logs_or_comments(
     caplog.set_level(logging.DEBUG)
     caplog.set_level(logging.DEBUG, logger="github")  # PyGithub pins its logger at INFO
     leaky = body(f"echo {TOKEN}")
-    check = CheckRun("freetier plan: oci", "success", f"t={TOKEN}", f"token {TOKEN}")
+    check = CheckRun("freetier plan: oci", "success", f"t={TOKEN}", f"token {TOKEN}", TOKEN)
     run(github, replace(publication(pull, checks=(check,)), body=leaky), retry)
     texts = [c.body for c in pull.comments]
     texts += [str(r.output) for r in github.repo(REPO).check_runs]
@@ -525,6 +570,7 @@ def test_the_token_never_appears_in_errors_logs_or_comments(
     assert "Bad credentials" in caplog.text  # PyGithub's request log was captured
     assert all(TOKEN not in text for text in texts)
     assert "***" in pull.comments[0].body
+    assert github.repo(REPO).check_runs[0].output["text"] == "***"
 
 
 # --- the other two calls -------------------------------------------------------------------

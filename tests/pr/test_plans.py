@@ -57,14 +57,18 @@ def github(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
 def test_pr_plans_guards_and_posts_one_comment(fork, github: FakeGitHub, capsys) -> None:
     root, _ = fork
     pull = github.add_pull(REPO, 3)
+    # Anyone may comment, and copy the marker: `pr` posts its own comment beside it.
+    forged = github.add_comment(REPO, 3, f"{MARKER}\nforged", user="mallory")
     argv = ["pr", "--no-backend", "--repo", REPO, "--pr", "3", "--sha", pull.head_sha]
     assert main(argv) == 0, capsys.readouterr()
     out = capsys.readouterr().out
     assert re.search(r"ok\s+plan:oci\s+2 create", out)
     assert "plans of oci, with 0 existing resource(s) of the tenancy" in out
     assert "comment" in out and "created" in out
-    comments = github.repo(REPO).pulls[3].comments
+    first, *comments = github.repo(REPO).pulls[3].comments
+    assert first is forged and (forged.body, forged.minimized) == (f"{MARKER}\nforged", False)
     assert len(comments) == 1 and comments[0].body.startswith(MARKER)
+    assert comments[0].user == "github-actions[bot]"
     assert set(read_fingerprints(comments[0].body)) == {"oci"}
     assert "### Checks" in comments[0].body
     # Plan files with values in clear stay out of what is uploaded (out/*.md, out/*.json).
@@ -75,9 +79,10 @@ def test_pr_plans_guards_and_posts_one_comment(fork, github: FakeGitHub, capsys)
         "pr-report.json",
         "pr-report.md",
     ]
-    # A second run edits the same comment.
+    # A second run edits the same comment, and leaves the stranger's alone.
     assert main(argv) == 0
-    assert len(github.repo(REPO).pulls[3].comments) == 1
+    assert github.repo(REPO).pulls[3].comments == [forged, comments[0]]
+    assert (forged.body, forged.minimized) == (f"{MARKER}\nforged", False)
     assert TOKEN not in (root / "out" / "comment-full.md").read_text()
 
 

@@ -21,9 +21,11 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
     dep = sub.add_parser(
         "deploy",
         help=COMMANDS["deploy"],
-        description="Find the merged pull request of --sha, read the plan fingerprints its "
-        "comment carries, and for each layer in order plan again and apply only an identical "
-        "plan. A refusal stops later layers and is posted to the pull request.",
+        description="Find the merged pull request of --sha, read the plan fingerprints that "
+        "the workflow's own comment on it and the check runs of its head commit carry (they must "
+        "agree; anyone else's comment is ignored), and for each layer in order plan again and "
+        "apply only an identical plan. A refusal stops later layers and is posted to the pull "
+        "request.",
     )
     dep.add_argument("--repo", required=True, metavar="OWNER/NAME")
     dep.add_argument("--sha", required=True, help="the commit on main being deployed")

@@ -22,12 +22,14 @@ from github.Auth import Token
 from github.GithubException import GithubException, RateLimitExceededExceedsMaxWait
 from github.GithubRetry import GithubRetry
 from github.MainClass import Github
+from github.PullRequest import PullRequest
 from github.Repository import Repository
 from urllib3 import Retry
 from urllib3.connectionpool import ConnectionPool
 from urllib3.response import BaseHTTPResponse, HTTPResponse
 
 from freetier.errors import ConfigError, RemoteError
+from freetier.github.names import pull_problem, require
 
 DEFAULT_API_URL = "https://api.github.com"
 MESSAGE_LIMIT = 300
@@ -238,4 +240,17 @@ def open_repository(gh: Github, repo: str, token: str) -> Repository:
                 raise ConfigError(
                     [f"{repo}: no such repository, or the token cannot read it"]
                 ) from None
+            raise
+
+
+def open_pull(gh: Github, repo: str, pr: int, token: str) -> tuple[Repository, PullRequest]:
+    """Pull request `pr` of `repo` and the repository; an unknown one is bad input."""
+    require(pull_problem(str(pr)))
+    repository = open_repository(gh, repo, token)
+    with remote_errors(f"reading pull request #{pr} of {repo}", token):
+        try:
+            return repository, repository.get_pull(pr)
+        except GithubException as exc:
+            if exc.status == 404:
+                raise ConfigError([f"--pr {pr}: no such pull request in {repo}"]) from None
             raise

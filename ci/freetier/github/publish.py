@@ -1,8 +1,10 @@
 """Publish a pull request's plans: one sticky comment, a check run per layer, managed labels.
 
 The sticky comment is found by `marker` on its first line, across every page of the pull
-request's comments. The newest copy is edited in place and older copies (left by a race or a
-retried create) are minimized as OUTDATED, so the thread never fills with duplicates.
+request's comments, among the comments the workflow itself wrote (github/authors.py): a
+comment by anyone else that copies the marker is never edited nor minimized. The newest copy
+of ours is edited in place and older copies (left by a race or a retried create) are
+minimized as OUTDATED, so the thread never fills with duplicates.
 """
 
 from __future__ import annotations
@@ -12,22 +14,22 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from github.GithubException import GithubException
-from github.IssueComment import IssueComment
-from github.MainClass import Github
 from github.PullRequest import PullRequest
 from github.Repository import Repository
 
 from freetier.errors import ConfigError
+from freetier.github.authors import is_marked, marked_comments
 from freetier.github.client import (
     DEFAULT_RETRY,
     RetryPolicy,
     connect,
+    open_pull,
     open_repository,
     remote_errors,
     require_token,
     scrub,
 )
-from freetier.github.names import FULL_SHA, check_repo_name, pull_problem, require
+from freetier.github.names import FULL_SHA, check_repo_name
 
 COMMENT_LIMIT = 65_536  # characters GitHub accepts in an issue comment
 SUMMARY_LIMIT = 65_535  # characters GitHub accepts in a check run's output.summary
@@ -50,6 +52,7 @@ class CheckRun:
     conclusion: Conclusion
     title: str
     summary: str  # markdown; cut to SUMMARY_LIMIT with a visible notice when longer
+    text: str = ""  # output.text: what a reader of the check run needs whole (a fingerprint)
 
 
 @dataclass(frozen=True)
@@ -78,12 +81,6 @@ class Published:
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
 
 
-def is_ours(body: str | None, marker: str) -> bool:
-    """Whether a comment body carries `marker` on its first line."""
-    first_line = (body or "").split("\n", 1)[0].strip()
-    return bool(marker) and first_line.startswith(marker)
-
-
 def check_comment_length(body: str) -> None:
     if len(body) > COMMENT_LIMIT:
         raise ValueError(
@@ -96,7 +93,7 @@ def check_publication(publication: Publication) -> None:
     again next time (ValueError: a bug in the caller, not bad user input)."""
     if not publication.marker.strip():
         raise ValueError("publication marker is empty")
-    if not is_ours(publication.body, publication.marker):
+    if not is_marked(publication.body, publication.marker):
         raise ValueError(f"comment body must start with {publication.marker!r} on its first line")
     check_comment_length(publication.body)
     if not FULL_SHA.fullmatch(publication.head_sha):
@@ -107,6 +104,8 @@ def check_publication(publication: Publication) -> None:
     for check in publication.checks:
         if not check.name.strip() or not check.title.strip():
             raise ValueError(f"check run {check.name!r}: name and title must not be empty")
+        if len(check.text) > SUMMARY_LIMIT:
+            raise ValueError(f"check run {check.name!r}: text is over {SUMMARY_LIMIT:,} characters")
 
 
 def _open_fence(text: str) -> str | None:
@@ -151,7 +150,12 @@ def fit_summary(summary: str, limit: int = SUMMARY_LIMIT) -> str:
 def _redact(publication: Publication, token: str) -> Publication:
     """The token must never reach a comment or a check run, whatever the renderer did."""
     checks = tuple(
-        replace(c, title=scrub(c.title, token), summary=scrub(c.summary, token))
+        replace(
+            c,
+            title=scrub(c.title, token),
+            summary=scrub(c.summary, token),
+            text=scrub(c.text, token),
+        )
         for c in publication.checks
     )
     return replace(publication, body=scrub(publication.body, token), checks=checks)
@@ -172,7 +176,7 @@ def publish(
     check_publication(publication)
     check_repo_name(repo)
     with connect(token, base_url=base_url, retry=retry) as gh:
-        repository, pull = _open_pull(gh, repo, pr, token)
+        repository, pull = open_pull(gh, repo, pr, token)
         comment_id, created, minimized = _sticky_comment(pull, publication, token)
         check_run_ids = _create_check_runs(repository, publication, token)
         labels = _update_labels(repository, pull, publication, token)
@@ -194,27 +198,9 @@ def comment_on_pull(
     check_comment_length(body)
     check_repo_name(repo)
     with connect(token, base_url=base_url, retry=retry) as gh:
-        _, pull = _open_pull(gh, repo, pr, token)
+        _, pull = open_pull(gh, repo, pr, token)
         with remote_errors(f"commenting on pull request #{pr} of {repo}", token):
             return pull.create_issue_comment(body).id
-
-
-def sticky_comment_body(
-    repo: str,
-    pr: int,
-    marker: str,
-    *,
-    token: str,
-    base_url: str | None = None,
-    retry: RetryPolicy = DEFAULT_RETRY,
-) -> str | None:
-    """The body of our newest comment on the pull request (all pages read), or None."""
-    token = require_token(token)
-    check_repo_name(repo)
-    with connect(token, base_url=base_url, retry=retry) as gh:
-        _, pull = _open_pull(gh, repo, pr, token)
-        ours = _our_comments(pull, marker, token)
-    return ours[-1].body if ours else None
 
 
 def pulls_for_commit(
@@ -240,24 +226,13 @@ def pulls_for_commit(
             return sorted(p.number for p in commit.get_pulls() if p.merged_at is not None)
 
 
-def _open_pull(gh: Github, repo: str, pr: int, token: str) -> tuple[Repository, PullRequest]:
-    require(pull_problem(str(pr)))
-    repository = open_repository(gh, repo, token)
-    with remote_errors(f"reading pull request #{pr} of {repo}", token):
-        try:
-            return repository, repository.get_pull(pr)
-        except GithubException as exc:
-            if exc.status == 404:
-                raise ConfigError([f"--pr {pr}: no such pull request in {repo}"]) from None
-            raise
-
-
 def _sticky_comment(
     pull: PullRequest, publication: Publication, token: str
 ) -> tuple[int, bool, tuple[int, ...]]:
-    """Edit the newest comment of ours (create one if there is none); minimize older ones."""
+    """Edit the newest comment of ours (create one if there is none); minimize older ones.
+    Comments by anyone else are left as they are, whatever their first line."""
     where = f"pull request #{pull.number}"
-    ours = _our_comments(pull, publication.marker, token)
+    ours, _ = marked_comments(pull, publication.marker, token)
     if not ours:
         with remote_errors(f"commenting on {where}", token):
             return pull.create_issue_comment(publication.body).id, True, ()
@@ -271,15 +246,6 @@ def _sticky_comment(
     return newest.id, False, tuple(c.id for c in older)
 
 
-def _our_comments(pull: PullRequest, marker: str, token: str) -> list[IssueComment]:
-    """Our comments, oldest first. Iterating the PaginatedList follows the Link header
-    through every page: a PR with hundreds of comments still finds ours."""
-    with remote_errors(f"listing the comments of pull request #{pull.number}", token):
-        ours = [c for c in pull.get_issue_comments() if is_ours(c.body, marker)]
-    ours.sort(key=lambda c: (c.created_at, c.id))
-    return ours
-
-
 def _create_check_runs(
     repository: Repository, publication: Publication, token: str
 ) -> tuple[int, ...]:
@@ -291,10 +257,21 @@ def _create_check_runs(
                 head_sha=publication.head_sha,
                 status="completed",
                 conclusion=check.conclusion,
-                output={"title": check.title, "summary": fit_summary(check.summary)},
+                output=_output(check),
             )
         ids.append(run.id)
     return tuple(ids)
+
+
+def _output(check: CheckRun) -> dict[str, str | list[dict[str, str | int]]]:
+    """The check run's `output`; `text` only when there is one (GitHub keeps it as given)."""
+    output: dict[str, str | list[dict[str, str | int]]] = {
+        "title": check.title,
+        "summary": fit_summary(check.summary),
+    }
+    if check.text:
+        output["text"] = check.text
+    return output
 
 
 def _ensure_label(repository: Repository, name: str, token: str) -> None:

@@ -1,8 +1,10 @@
 """On merge to main: apply, layer by layer, exactly what the merged pull request reviewed.
 
-The reviewed plan is named by the fingerprints hidden in the PR's sticky comment; each layer
-is planned again and applied only when its changes match (review/gate.py). A layer that does
-not match stops the deploy, and the reason is posted to the merged pull request.
+The reviewed plan is named by the fingerprints the workflow itself recorded: its sticky
+comment and the check runs of the pull request's head commit, which must agree, and nobody
+else's comment counts (review/trust.py). Each layer is planned again and applied only when
+its changes match (review/gate.py). A layer that does not match stops the deploy, and the
+reason is posted to the merged pull request.
 """
 
 from __future__ import annotations
@@ -10,11 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from freetier.comment import MARKER, read_fingerprints
-from freetier.github.publish import comment_on_pull, pulls_for_commit, sticky_comment_body
+from freetier.comment import MARKER
+from freetier.github.publish import comment_on_pull, pulls_for_commit
+from freetier.github.record import read_review_record
 from freetier.layers import present_layers
 from freetier.plans.model import Reviewed, Secrets
 from freetier.review.gate import Applied, Refused, apply_reviewed_layer
+from freetier.review.trust import describe, reviewed_fingerprint
 from freetier.stack import Stack
 from freetier.tofu import run
 
@@ -40,15 +44,13 @@ def deploy(
             "deploy", [f"commit {sha} came from no merged pull request: nothing was reviewed"]
         )
     pr = prs[-1]
-    body = sticky_comment_body(repo, pr, MARKER, token=token, base_url=base_url) or ""
-    reviewed = read_fingerprints(body)
+    record = read_review_record(repo, pr, MARKER, token=token, base_url=base_url)
+    progress(describe(record))
     tofu = tofu or run.Tofu.find()
     applied: list[Applied] = []
     for layer in present_layers(stack_file):  # in order; a refusal or failure stops the rest
         try:
-            seen = reviewed.get(layer)
-            if seen is None or "changes" not in seen:
-                raise Refused(layer, [f"pull request #{pr} shows no reviewed plan for it"])
+            seen = reviewed_fingerprint(record, layer)
             progress(f"{layer}: planning again to compare with the review of #{pr}")
             done = apply_reviewed_layer(
                 stack,
@@ -79,7 +81,7 @@ def refusal_comment(exc: Refused, sha: str) -> str:
     reasons = "\n".join(f"- {r}" for r in exc.reasons[:100])
     return (
         f"### ❌ freetier deploy refused to apply `{exc.layer}`\n\n"
-        f"On `{sha[:12]}` the plan is not the one this pull request reviewed, so nothing "
-        f"was applied to `{exc.layer}` or any later layer:\n\n{reasons}\n\n"
+        f"On `{sha[:12]}` the plan could not be shown to be the one this pull request "
+        f"reviewed, so nothing was applied to `{exc.layer}` or any later layer:\n\n{reasons}\n\n"
         "Open a new pull request (or re-run the plan) to review the current changes.\n"
     )

@@ -1,12 +1,22 @@
 """Plans + guard -> what goes to the pull request: the comment, a check run per layer, labels.
-Pure: `freetier.github.publish` does the sending."""
+Pure: `freetier.github.publish` does the sending.
+
+Each layer's check run carries, in its `output.text`, the same fingerprint marker as the
+comment: deploy (review/trust.py) reads the two back and applies a layer only when they agree.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from freetier.comment import DEFAULT_BUDGET, MARKER, layer_verdict, render_comment
+from freetier.comment import (
+    DEFAULT_BUDGET,
+    MARKER,
+    fingerprint_marker,
+    layer_verdict,
+    render_comment,
+)
 from freetier.github.publish import CheckRun, Publication
 from freetier.plans.model import LayerPlan
 
@@ -27,8 +37,14 @@ def labels_for(layers: Sequence[LayerPlan], guard: dict[str, Any] | None) -> fro
     return frozenset(labels)
 
 
+def check_name(layer: str) -> str:
+    """The name of a layer's check run."""
+    return f"freetier plan: {layer}"
+
+
 def check_run_for(plan: LayerPlan, guard: dict[str, Any] | None) -> CheckRun:
-    """success, neutral for no changes, failure for a failed plan or a blocking guard."""
+    """success, neutral for no changes, failure for a failed plan or a blocking guard; the
+    layer's fingerprint marker as the output's text."""
     verdict = layer_verdict(plan, guard)
     conclusion: Literal["success", "neutral", "failure"]
     if verdict.startswith("❌") or (guard is not None and not guard["free"]):
@@ -41,7 +57,9 @@ def check_run_for(plan: LayerPlan, guard: dict[str, Any] | None) -> CheckRun:
     summary = "\n".join(plan.errors) if plan.failed else counts
     if guard is not None:
         summary += f"\n\nFree-tier guard: {guard['verdict']}"
-    return CheckRun(f"freetier plan: {plan.layer}", conclusion, f"{plan.layer}: {verdict}", summary)
+    title = f"{plan.layer}: {verdict}"
+    text = fingerprint_marker([plan])
+    return CheckRun(check_name(plan.layer), conclusion, title, summary, text)
 
 
 def build_publication(
