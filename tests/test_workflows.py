@@ -1,6 +1,7 @@
-"""The GitHub Actions workflows: linted by the real actionlint and zizmor, plus
-structural rules neither tool enforces (SHA pins, secrets only through env://,
-the Dagger CLI version matching dagger.json)."""
+"""The GitHub Actions workflows: linted by the real actionlint and by zizmor in its
+strictest persona (auditor), plus structural rules neither tool enforces (SHA pins,
+secrets only through env:// and only inside an environment, the Dagger CLI version
+matching dagger.json)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>\S+)(?P<rest>.*)$")
 VERSION_COMMENT = re.compile(r"#\s*v\d+(?:\.\d+){0,2}\b")
 
 # A workflow that both linters must reject: an attacker-controlled PR title
-# expanded straight into a shell script, and a tag-pinned action.
+# expanded straight into a shell script, a tag-pinned action, and a secret handed to
+# a job outside any environment (only the auditor persona reports that one).
 BAD_WORKFLOW = """\
 name: bad
 on: pull_request
@@ -38,7 +40,11 @@ jobs:
     steps:
       - uses: actions/checkout@v4
       - run: echo "${{ github.event.pull_request.title }}"
+      - run: ./deploy
+        env:
+          OCI_KEY: ${{ secrets.OCI_KEY }}
 """
+PLAN_ENVIRONMENT = f"${{{{ {SAME_REPO} && 'plan' || '' }}}}"
 
 
 # --- helpers -----------------------------------------------------------------
@@ -67,6 +73,7 @@ def run_actionlint(files: list[Path], cwd: Path) -> subprocess.CompletedProcess[
 def run_zizmor(target: Path, cwd: Path, fmt: str = "plain") -> subprocess.CompletedProcess[str]:
     argv = [
         find_tool("zizmor"),
+        "--persona=auditor",
         "--offline",
         "--no-progress",
         "--color=never",
@@ -191,7 +198,8 @@ def test_linters_and_rules_reject_a_bad_workflow(tmp_path: Path) -> None:
     audit = run_zizmor(tmp_path / ".github", tmp_path, fmt="json")
     assert audit.returncode != 0, output_of(audit)
     idents = {finding["ident"] for finding in json.loads(audit.stdout)}
-    assert {"template-injection", "unpinned-uses"} <= idents, output_of(audit)
+    expected = {"template-injection", "unpinned-uses", "secrets-outside-env"}
+    assert expected <= idents, output_of(audit)
 
     doc = load(bad)
     assert unpinned_uses(doc) == ["actions/checkout@v4"]
@@ -272,10 +280,24 @@ def test_pr_passes_cloud_secrets_only_to_same_repo_pulls() -> None:
         env = " ".join(str(v) for v in (step.get("env") or {}).values())
         if "secrets." in env:
             assert step.get("if") == SAME_REPO, step.get("name")
+    # The secrets are the `plan` environment's, and only a same-repository run enters it.
+    assert [job.get("environment") for job in jobs(doc).values()] == [PLAN_ENVIRONMENT]
     args = [str(step["with"]["args"]) for step in dagger_steps(doc)]
     assert all(a.startswith("pr ") and a.endswith("export --path=out") for a in args)
     assert any("--oci-key=env://OCI_KEY" in a for a in args)
     assert any("--oci-key" not in a for a in args), "forks need a step without cloud secrets"
+
+
+def test_a_fork_plans_offline_without_any_token() -> None:
+    """A fork's token may not write: handing it over would only make the comment step
+    fail, and the verdict with it. Without one, `pr` skips the comment and says so."""
+    (fork,) = [
+        step
+        for _, step in steps(load(WORKFLOW_DIR / "pr.yml"))
+        if step.get("if") == SAME_REPO.replace("==", "!=")
+    ]
+    assert set(fork["env"]) == {"PR_NUMBER", "HEAD_SHA"}
+    assert "--github-token" not in fork["with"]["args"]
 
 
 def test_pr_publishes_the_report_and_never_the_plan_files() -> None:
@@ -346,6 +368,8 @@ def test_images_only_the_propose_job_writes_and_only_main_publishes() -> None:
         job = jobs(doc)[name]
         step = next(s for s in job["steps"] if s.get("name") == step_name)
         assert on_main in f"{job.get('if', '')} {step.get('if', '')}", (name, step_name)
+        # Their secrets are the `images` environment's, entered on main only.
+        assert job["environment"] in ("images", f"${{{{ {on_main} && 'images' || '' }}}}"), name
     propose = jobs(doc)["propose"]
     assert propose["needs"] == ["build", "talos"]
     (step,) = [s for s in propose["steps"] if DAGGER_ACTION in s.get("uses", "")]

@@ -3,6 +3,7 @@ terraform, the guard over the plan and the tenancy, and the comment posted to a 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -97,3 +98,18 @@ def test_pr_without_oci_credentials_skips_the_plans(fork, monkeypatch, capsys) -
 def test_repo_pr_and_sha_go_together(fork, capsys) -> None:
     assert main(["pr", "--repo", REPO]) == 2
     assert "--repo, --pr and --sha go together" in capsys.readouterr().err
+
+
+def test_a_fork_run_without_a_token_skips_the_comment_and_passes(fork, monkeypatch, capsys) -> None:
+    """What pr.yml runs for a fork: the pull request named, no secrets, no token (a fork's
+    token could not post). The verdict is the checks' alone."""
+    monkeypatch.delenv("OCI_CLI_CONFIG_FILE")
+    argv = ["pr", "--no-backend", "--repo", REPO, "--pr", "5", "--sha", "b" * 40]
+    assert main([*argv, "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["exit_code"] == 0
+    (comment,) = [s for s in report["steps"] if s["name"] == "comment"]
+    assert (comment["outcome"], comment["summary"]) == (
+        "skipped",
+        "no GITHUB_TOKEN: the comment is in out/ only",
+    )
