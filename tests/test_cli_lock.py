@@ -140,10 +140,10 @@ def test_review_loop_on_remote_state_locks_each_step_and_deploys(
     assert main(["plan", "--layer", "oci", *_backend(state)]) == 0
     post = ["comment", "post", "--repo", REPO, "--pr", "7", "--sha", pull.head_sha]
     assert main([*post, "--plan", "oci=out/plans/oci"]) == 0
-    github.add_commit(REPO, "m" * 40, (7,))
+    github.add_commit(REPO, "a1" * 20, (7,))
     pull.merged_at = github.now()
     capsys.readouterr()
-    assert main(["deploy", "--repo", REPO, "--sha", "m" * 40, *_backend(state)]) == 0
+    assert main(["deploy", "--repo", REPO, "--sha", "a1" * 20, *_backend(state)]) == 0
     captured = capsys.readouterr()
     assert "deployed 1 layer(s): oci (identical re-plan)" in captured.out
     assert f"oci: state lock taken: freetier-tfstate/{LOCK}" in captured.err
@@ -161,12 +161,12 @@ def test_deploy_of_a_locked_layer_applies_nothing(
     assert main(["plan", "--layer", "oci", *_backend(state)]) == 0
     post = ["comment", "post", "--repo", REPO, "--pr", "8", "--sha", pull.head_sha]
     assert main([*post, "--plan", "oci=out/plans/oci"]) == 0
-    github.add_commit(REPO, "n" * 40, (8,))
+    github.add_commit(REPO, "b2" * 20, (8,))
     pull.merged_at = github.now()
     state.hold_lock(HOLDER, since=_minutes_ago(3))
     requests = len(state.s3.requests)
     capsys.readouterr()
-    assert main(["deploy", "--repo", REPO, "--sha", "n" * 40, *_backend(state)]) == 1
+    assert main(["deploy", "--repo", REPO, "--sha", "b2" * 20, *_backend(state)]) == 1
     err = capsys.readouterr().err
     assert f"freetier: error: oci: the state is locked by {HOLDER} (deploy oci at " in err
     assert state.s3.requests[requests:] == [] and state.state() is None
