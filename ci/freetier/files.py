@@ -4,11 +4,12 @@ half-written set."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import stat
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -120,8 +121,7 @@ def shown(value: object, limit: int = SHOWN_CHARS) -> str:
 
 def write_files(folder: Path, files: Mapping[str, str]) -> list[Path]:
     """Write every file, or none: each is staged under a temporary name first, then all are
-    renamed into place; if a rename fails, the ones already moved get their old content back
-    and no temporary file is left."""
+    swapped into place together (`swap_in`); no temporary file is left either way."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
@@ -135,7 +135,7 @@ def write_files(folder: Path, files: Mapping[str, str]) -> list[Path]:
     try:
         for name, text in files.items():
             staged.append((_stage(folder, name, text), folder / name))
-        _swap_in(staged)
+        swap_in(staged)
     except OSError as exc:
         raise ConfigError(
             [f"{folder}: cannot write: {exc.strerror}; nothing was written"]
@@ -153,25 +153,52 @@ def _stage(folder: Path, name: str, text: str) -> Path:
     return Path(tmp)
 
 
-def _swap_in(staged: list[tuple[Path, Path]]) -> None:
-    """Rename each staged file over its target; on a failure, put back what was moved."""
-    moved: list[tuple[Path, Path | None]] = []  # target, and the staged copy of its old content
+def swap_in(moves: Sequence[tuple[Path, Path]], removes: Sequence[Path] = ()) -> None:
+    """Rename each staged file over its target (making missing folders) and delete `removes`,
+    all or nothing: on an error or an interrupt part-way, every target gets its old content
+    back (kept aside as a hard link until the end), and new files and folders go again."""
+    done: list[tuple[Path, Path | None]] = []  # each target, and its old content kept aside
+    made: list[Path] = []
     try:
-        for tmp, final in staged:
-            backup = None
-            if final.exists():
-                backup = final.with_name(f".{final.name}.{os.getpid()}.old")
-                os.link(final, backup)
-            moved.append((final, backup))
-            tmp.replace(final)
+        for staged, target in moves:
+            _make_folders(target.parent, made)
+            done.append((target, _keep_aside(target, os.link)))
+            staged.replace(target)
+        for target in removes:
+            if target.exists():
+                done.append((target, _keep_aside(target, os.rename)))
     except BaseException:
-        for final, backup in reversed(moved):
-            if backup is not None:
-                backup.replace(final)
+        for target, old in reversed(done):
+            if old is not None:
+                old.replace(target)
             else:
-                final.unlink(missing_ok=True)
+                target.unlink(missing_ok=True)
+        for folder in reversed(made):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
         raise
     finally:
-        for _, backup in moved:
-            if backup is not None:
-                backup.unlink(missing_ok=True)
+        for _, old in done:
+            if old is not None:
+                old.unlink(missing_ok=True)
+
+
+def _keep_aside(target: Path, how: Callable[[Path, Path], None]) -> Path | None:
+    """`target`'s current content under a hidden name beside it (None when there is none)."""
+    if not target.exists():
+        return None
+    aside = target.with_name(f".{target.name}.{os.getpid()}.old")
+    aside.unlink(missing_ok=True)
+    how(target, aside)
+    return aside
+
+
+def _make_folders(folder: Path, made: list[Path]) -> None:
+    """Create `folder` and its missing parents, outermost first, each noted in `made`."""
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for new in reversed(missing):
+        new.mkdir()
+        made.append(new)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from freetier.errors import ConfigError
-from freetier.files import read_json, write_files
+from freetier.files import read_json, swap_in
 from freetier.secrets.model import SOPS_CONFIG, SecretSpec
 from freetier.secrets.sops_config import read_config_recipients
 from freetier.secrets.store import encrypt_placeholder
@@ -161,31 +161,33 @@ def plan_render(
 
 
 def apply_render(root: Path, plan: RenderPlan, seal: Seal | None = None) -> None:
-    """Stage every new file (secrets sealed through `seal`), then rename all into place."""
+    """Stage every new file (secrets sealed through `seal`) and the new lock, then swap the
+    whole set in at once: an error or Ctrl-C part-way leaves the old tree and its lock."""
     if plan.secrets and seal is None:
         raise ValueError("secret files to create but no way to encrypt them")
-    staging_parent = root / Path(LOCK_FILE).parent
+    lock_file = root / LOCK_FILE
     try:
-        staging_parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix="render-", dir=staging_parent))
+        lock_file.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix="render-", dir=lock_file.parent))
     except OSError as exc:
-        raise ConfigError([f"{staging_parent}: cannot write: {exc.strerror}"]) from None
+        raise ConfigError([f"{lock_file.parent}: cannot write: {exc.strerror}"]) from None
     try:
-        staged = _stage(staging, {**plan.writes, **plan.seeds})
+        staged = _stage(staging, {**plan.writes, **plan.seeds, LOCK_FILE: lock_text(plan.lock)})
         for spec in plan.secrets:
             target = staging / spec.path
             target.parent.mkdir(parents=True, exist_ok=True)
             if seal is not None:
                 seal(spec, target)
-            staged.append(spec.path)
-        for path in staged:
-            final = root / path
-            final.parent.mkdir(parents=True, exist_ok=True)
-            (staging / path).replace(final)
+            staged.insert(-1, spec.path)  # the lock goes in last
+        try:
+            swap_in(
+                [(staging / path, root / path) for path in staged],
+                [root / path for path in plan.removes],
+            )
+        except OSError as exc:
+            raise ConfigError([f"{root}: cannot write the tree: {exc.strerror}"]) from None
         for path in plan.removes:
-            (root / path).unlink(missing_ok=True)
             _prune_empty_dirs(root, (root / path).parent)
-        write_files(root / Path(LOCK_FILE).parent, {Path(LOCK_FILE).name: lock_text(plan.lock)})
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

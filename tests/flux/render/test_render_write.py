@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -151,3 +153,64 @@ def test_corrupt_lock_is_bad_input(tmp_path: Path, shipped: Stack) -> None:
     (tmp_path / LOCK_FILE).write_text("{not json")
     with pytest.raises(ConfigError, match="lock file"):
         plan_render(tmp_path, render_tree(shipped), {}, ())
+
+
+def _interrupt_after(renames: int, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Ctrl-C arrives after `renames` renames of the swap (a staged file moved into the tree,
+    or a file to remove moved aside); returns the running count."""
+    count = [0]
+    real_replace, real_rename = Path.replace, os.rename
+
+    def tick() -> None:
+        if count[0] == renames:
+            raise KeyboardInterrupt
+        count[0] += 1
+
+    def replace(self: Path, target: Path) -> Path:
+        if "/render-" in str(self):
+            tick()
+        return real_replace(self, target)
+
+    def rename(src: str | Path, dst: str | Path) -> None:
+        tick()
+        real_rename(src, dst)
+
+    monkeypatch.setattr(Path, "replace", replace)
+    monkeypatch.setattr(os, "rename", rename)
+    return count
+
+
+def test_an_interrupt_after_any_rename_leaves_the_old_tree_and_its_lock(
+    tmp_path: Path, shipped: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Renaming the cluster moves the whole tree: new folders, rewrites, removals, the lock."""
+    render(tmp_path, shipped)
+    before = snapshot(tmp_path)
+    renamed = shipped.model_copy(update={"name": "other"})
+    plan = plan_render(tmp_path, render_tree(renamed), seed_files(renamed), ())
+    assert plan.removes and plan.writes  # the swap both adds and removes
+    with monkeypatch.context() as m:
+        total = _interrupt_after(10_000, m)
+        apply_render(tmp_path, plan)
+    after = snapshot(tmp_path)
+    assert after != before
+    for renames in range(total[0]):
+        shutil.rmtree(tmp_path)
+        tmp_path.mkdir()
+        for path, data in before.items():
+            (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / path).write_bytes(data)
+        with monkeypatch.context() as m:
+            _interrupt_after(renames, m)
+            with pytest.raises(KeyboardInterrupt):
+                apply_render(tmp_path, plan)
+        assert snapshot(tmp_path) == before, f"interrupted after {renames} renames"
+        assert _folders(tmp_path) == _folders_of(before), f"after {renames} renames"
+
+
+def _folders(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_dir()}
+
+
+def _folders_of(files: dict[str, bytes]) -> set[str]:
+    return {str(parent) for f in files for parent in Path(f).parents if str(parent) != "."}
