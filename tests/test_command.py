@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import base64
+import sys
+
 import pytest
 
 from freetier.command import MASK, Command, mask, run
@@ -39,3 +42,42 @@ def test_timeout() -> None:
 
 def test_mask_longest_first() -> None:
     assert mask("abc abcdef", ["abc", "abcdef"]) == f"{MASK} {MASK}"
+
+
+# A registered secret of the child's environment, printed raw, JSON-escaped and in base64.
+CANARY = 'Cm1"Cm2\\Cm3\tCm4\x01Cm5\u00e9'
+PRINT_ALL = (
+    sys.executable,
+    "-c",
+    "import base64, json, os, sys; v = os.environ['TF_VAR_canary']; print(v); "
+    "print(base64.b64encode(v.encode()).decode()); print(json.dumps(v), file=sys.stderr); "
+    "sys.exit(3)",
+)
+
+
+def test_registered_secrets_of_the_environment_are_masked_in_every_form(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TF_VAR_canary", CANARY)
+    with pytest.raises(ToolError) as info:
+        run(Command(PRINT_ALL))
+    message = str(info.value)
+    assert ("Cm" in message, message.count(MASK)) == (False, 1)
+    done = run(Command(PRINT_ALL, ok_codes=frozenset({3})))
+    assert ("Cm" in done.stdout + done.stderr, done.stdout.count(MASK)) == (False, 2)
+    assert base64.b64encode(CANARY.encode()).decode()[:20] not in done.stdout
+
+
+def test_parsed_stdout_comes_back_in_clear_with_the_masking_for_what_is_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GITHUB_TOKEN", "ghs_not_a_real_token")
+    cmd = Command(("sh", "-c", 'printf \'{"t": "%s"}\' "$GITHUB_TOKEN"'), parse_stdout=True)
+    done = run(cmd)
+    assert done.stdout == '{"t": "ghs_not_a_real_token"}'
+    assert done.masking.json({"t": "x ghs_not_a_real_token"}) == {"t": f"x {MASK}"}
+
+
+def test_umask_makes_what_the_child_writes_owner_only(tmp_path) -> None:
+    run(Command(("sh", "-c", "echo x > written"), cwd=tmp_path, umask=0o077))
+    assert (tmp_path / "written").stat().st_mode & 0o777 == 0o600

@@ -1,5 +1,6 @@
 """Masking of plan values and plan text: what terraform marked sensitive, what is named like a
-secret, and every value registered as secret. Pure; plans are JSON (dict/list/str/...), so the
+secret, and every value registered as secret, in every form it is printed in
+(`freetier.masking`). Pure; plans are JSON (dict/list/str/...), so the
 walk checks exact types, never ABCs (it runs over every value of 10,000-resource plans).
 
 >>> secrets = Secrets(values=("hunter2",))
@@ -9,8 +10,8 @@ walk checks exact types, never ABCs (it runs over every value of 10,000-resource
 {'db': {'password': '(sensitive)', 'user': 'u'}}
 >>> mask_value("login:hunter2", False, secrets)
 'login:(sensitive)'
->>> mask_text("export PW=hunter2", secrets)
-'export PW=(sensitive)'
+>>> mask_text('export PW=hunter2 JSON="hunter2" B64=aHVudGVyMg==', secrets)
+'export PW=(sensitive) JSON="(sensitive)" B64=(sensitive)'
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from freetier.masking import Masking, all_forms, secrets_regex
 from freetier.plans.model import SENSITIVE, Secrets
 
 # A value found sensitive in one place is masked wherever else it shows up (terraform copies
@@ -34,10 +36,12 @@ class Masker:
 
     def __init__(self, secrets: Secrets, extra_values: Iterable[str] = ()) -> None:
         self.pattern = re.compile(secrets.name_pattern)
-        self.values = _with_lines((*secrets.values, *extra_values))
-        self._values_rx = secrets_regex(self.values)
-        # A string shorter than every secret cannot hold one: skip the regex for it.
-        self._shortest = min((len(v) for v in self.values if v), default=0)
+        # Registered secrets in every form; terraform's own sensitive values (which it also
+        # marks wherever it derives them, base64 included) as they are quoted.
+        self.forms = all_forms(secrets.values) | all_forms(extra_values, with_base64=False)
+        self._values_rx = secrets_regex(self.forms)
+        # A string shorter than every form cannot hold one: skip the regex for it.
+        self._shortest = min((len(v) for v in self.forms), default=0)
         self.found: set[str] = set()
         self._names: dict[str, bool] = {}
 
@@ -55,7 +59,8 @@ class Masker:
 
     def text(self, text: str) -> str:
         """`text` with registered values and everything this pass hid replaced."""
-        return mask_text(text, Secrets(values=(*self.values, *self.found)))
+        forms = self.forms | all_forms(self.found, with_base64=False)
+        return Masking(secrets_regex(forms)).text(text)
 
     def hide(self, value: Any) -> Any:
         """SENSITIVE for anything but null, remembering the strings it hides."""
@@ -110,31 +115,10 @@ def mask_value(value: Any, sensitive: Any, secrets: Secrets, name: str | None = 
 
 
 def mask_text(text: str, secrets: Secrets) -> str:
-    """`text` with every registered secret replaced, the longest where several start at one
-    place (as `freetier.command.mask`, but in one pass: plans bring hundreds of values and
-    megabytes of text). A multi-line secret is also masked line by line, since terraform
-    prints long strings as indented heredocs."""
-    rx = secrets_regex(_with_lines(secrets.values))
-    return text if rx is None else rx.sub(SENSITIVE, text)
-
-
-def secrets_regex(values: Iterable[str]) -> re.Pattern[str] | None:
-    """One regex matching any of `values`, longest first, built as a trie so that a search
-    costs about the same for 1 value or 1,000; None when there is nothing to match."""
-    trie: dict[str, Any] = {}
-    for value in values:
-        if value:
-            node = trie
-            for char in value:
-                node = node.setdefault(char, {})
-            node[_END] = {}
-    if not trie:
-        return None
-    try:
-        return re.compile(_trie_regex(trie))
-    except RecursionError:  # thousands of values nested in each other: plain alternation
-        ordered = sorted({v for v in values if v}, key=len, reverse=True)
-        return re.compile("|".join(map(re.escape, ordered)))
+    """`text` with every registered secret, in every printed form, replaced: the longest where
+    several start at one place, in one pass (plans bring hundreds of values and megabytes of
+    text)."""
+    return Masking.of(secrets.values).text(text)
 
 
 def collect_strings(value: Any, into: set[str]) -> None:
@@ -163,39 +147,3 @@ def collect_sensitive(value: Any, sensitive: Any, into: set[str]) -> None:
         for item, marks in zip(value, sensitive, strict=False):
             if marks:
                 collect_sensitive(item, marks, into)
-
-
-def _with_lines(values: Iterable[str]) -> tuple[str, ...]:
-    out = set()
-    for value in values:
-        if not value:
-            continue
-        out.add(value)
-        if "\n" in value:
-            out.update(
-                line.strip()
-                for line in value.splitlines()
-                if len(line.strip()) >= MIN_PROPAGATED_LEN
-            )
-    return tuple(out)
-
-
-_END = ""  # marks the end of a value in the trie (no key of a real char is empty)
-
-
-def _trie_regex(node: dict[str, Any]) -> str:
-    """The regex of a trie node: runs of single children become literals; an optional tail
-    is greedy, so the longest value wins."""
-    branches: list[str] = []
-    for char, child in node.items():
-        if char == _END:
-            continue
-        run = char
-        while len(child) == 1 and _END not in child:
-            ((char, child),) = child.items()
-            run += char
-        branches.append(re.escape(run) + _trie_regex(child))
-    if not branches:
-        return ""
-    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
-    return f"(?:{body})?" if _END in node else body

@@ -4,14 +4,16 @@ model the comment, the check runs, the labels and the apply gate all read."""
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
+from freetier.masking import MASK
+
 # "replace" stands for both ["delete","create"] and ["create","delete"].
 Action = Literal["create", "update", "delete", "replace", "read", "no-op", "forget"]
-SENSITIVE = "(sensitive)"
+SENSITIVE = MASK
 
 
 @dataclass(frozen=True)
@@ -117,9 +119,10 @@ class LayerPlan:
 
 @dataclass(frozen=True)
 class Secrets:
-    """What masking knows: values registered as secret, and attribute names that look secret."""
+    """What masking knows: values registered as secret, and attribute names that look secret.
+    Never in a repr: a failing test or a traceback would print them."""
 
-    values: tuple[str, ...] = ()
+    values: tuple[str, ...] = field(default=(), repr=False)
     name_pattern: str = r"(?i)(password|passphrase|token|secret|private_key|api_key|credential)"
 
 
