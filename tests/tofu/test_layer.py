@@ -83,6 +83,8 @@ def test_apply_rotates_to_the_ad_with_capacity(repo: Path, capsys) -> None:
     assert code == 0, captured.err
     assert "oci: applied after 2 attempt(s), AD rotation 1" in captured.out
     assert "oci: attempt 1: AD rotation 0 (ADs 1, 2): out of host capacity" in captured.err
+    state = repo / "tofu" / "oci" / "terraform.tfstate"  # values in clear: tofu runs umask 077
+    assert state.stat().st_mode & 0o777 == 0o600
     # A rerun finds everything in place: one attempt.
     assert (
         main(
@@ -112,3 +114,52 @@ def test_deadline_must_be_positive(capsys) -> None:
     with pytest.raises(SystemExit) as info:
         main(["apply", "--layer", "oci", "--deadline", "0"])
     assert info.value.code == 2
+
+
+def _plan(repo: Path) -> int:
+    stack = str(repo / "stack.yaml")
+    return main(["plan", "--layer", "oci", "--stack", stack, "--no-backend", "--out", "out"])
+
+
+def test_the_plan_folder_is_its_owners_only(repo: Path, monkeypatch) -> None:
+    monkeypatch.chdir(repo)
+    folder = repo / "out" / "oci"
+    folder.mkdir(parents=True)
+    (folder / "plan.bin").write_bytes(b"")
+    (folder / "plan.bin").chmod(0o644)  # left by an older run: terraform keeps the mode
+    assert _plan(repo) == 0
+    modes = {p.name: p.stat().st_mode & 0o777 for p in folder.iterdir()}
+    assert modes == dict.fromkeys(modes, 0o600) and "plan.bin" in modes
+    assert folder.stat().st_mode & 0o777 == 0o700
+
+
+@pytest.mark.parametrize(
+    ("broken", "shown_as"),
+    [
+        (  # the plan fails quoting an absolute path in the repository
+            'resource "terraform_data" "x" { input = file("${path.cwd}/missing.txt") }\n',
+            '"tofu/oci/missing.txt"',
+        ),
+        ('resource "terraform_data" "x" {\n', "terraform init"),  # argv names the binary
+    ],
+    ids=["plan", "init"],
+)
+def test_a_failed_plan_shows_no_runner_path(
+    repo: Path, monkeypatch, capsys, broken: str, shown_as: str
+) -> None:
+    monkeypatch.chdir(repo)
+    (repo / "tofu" / "oci" / "broken.tf").write_text(broken)
+    assert _plan(repo) == 1
+    err = capsys.readouterr().err
+    errors = (repo / "out" / "oci" / "errors.json").read_text()
+    assert main(["comment", "render", "--plan", "oci=out/oci"]) == 0
+    comment = capsys.readouterr().out
+    exe = shutil.which("tofu") or shutil.which("terraform")
+    assert exe is not None and "❌ plan failed" in comment
+    shown_as = shown_as.replace("terraform", Path(exe).name)
+    for shown in (err, json.loads(errors), comment):
+        assert (str(repo) in str(shown), exe in str(shown), shown_as in str(shown)) == (
+            False,
+            False,
+            True,
+        )

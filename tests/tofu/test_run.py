@@ -75,12 +75,13 @@ def test_init_argv() -> None:
     assert init_argv(backend=False) == ["init", "-input=false", "-no-color", "-backend=false"]
 
 
-def test_plan_argv_detailed_exitcode_and_sorted_vars() -> None:
+def test_plan_argv_json_detailed_exitcode_and_sorted_vars() -> None:
     argv = plan_argv(out="p.bin", var_overrides={"region": "eu-frankfurt-1", "ad_rotation": 1})
     assert argv == [
         "plan",
         "-input=false",
         "-no-color",
+        "-json",
         "-detailed-exitcode",
         "-out=p.bin",
         "-var",

@@ -21,8 +21,8 @@ from freetier.tofu.apply import Backoff, CapacityApplyResult, apply_with_capacit
 from freetier.tofu.lock import state_lock
 from freetier.tofu.vars import TFVARS_FILE, tfvars_text
 
-# A layer's plan folder (out/plans/LAYER/). plan.bin and plan.json hold values in clear:
-# they never leave the machine; plan.txt is masked.
+# A layer's plan folder (out/plans/LAYER/), its owner's only. plan.bin and plan.json hold
+# values in clear: they never leave the machine; plan.txt is masked.
 PLAN_JSON = "plan.json"
 PLAN_TEXT = "plan.txt"
 FINGERPRINT = "fingerprint.json"
@@ -131,6 +131,7 @@ def plan_layer(
         progress=progress,
     ):
         target.mkdir(parents=True, exist_ok=True)
+        target.chmod(0o700)
         try:
             folder = prepare(
                 stack, stack_file, layer, backend=backend, backend_config=backend_config, tofu=tofu
@@ -139,7 +140,8 @@ def plan_layer(
         except ToolError as exc:
             if exc.missing:
                 raise
-            failed = failed_plan(layer, str(exc).splitlines(), secrets)
+            message = without_runner_paths(str(exc), stack_file, tofu.exe)
+            failed = failed_plan(layer, message.splitlines(), secrets)
             write_files(target, {ERRORS: json.dumps(list(failed.errors), indent=1) + "\n"})
             return PlannedLayer(failed, target, False)
         shown = run.show_json(folder, target / run.PLAN_FILE, tofu=tofu)
@@ -158,6 +160,21 @@ def plan_layer(
     )
     (target / ERRORS).unlink(missing_ok=True)
     return PlannedLayer(plan, target, result.changes)
+
+
+def without_runner_paths(text: str, stack_file: Path, exe: str) -> str:
+    """`text` with the repository's paths relative to it and the tofu binary by its name: a
+    failed plan's errors go into the pull request, the runner's file system does not.
+
+    >>> without_runner_paths("/ci/bin/tofu init -backend-config=/w/repo/b.hcl: exit code 1",
+    ...                      Path("/w/repo/stack.yaml"), "/ci/bin/tofu")
+    'tofu init -backend-config=b.hcl: exit code 1'
+    """
+    text = text.replace(exe, Path(exe).name)
+    roots = {str(stack_file.absolute().parent), str(stack_file.resolve().parent)}
+    for root in sorted(roots, key=len, reverse=True):
+        text = text.replace(f"{root}/", "").replace(root, ".")
+    return text
 
 
 def read_fingerprint(folder: Path) -> Fingerprint:

@@ -1,9 +1,11 @@
 """tofu (or terraform) on one layer directory: pure argv builders, thin runners, parsed output.
 
 Every run goes through `freetier.command.run` with `-input=false -no-color` (where the
-subcommand takes them) and `TF_IN_AUTOMATION=1`. Plain variables go on argv as `-var`;
-secrets only ever travel as `TF_VAR_<name>` in the environment and are masked in all output.
-`apply` runs with `-json`, so its errors are read from the diagnostics, not from wrapped text.
+subcommand takes them), `TF_IN_AUTOMATION=1` and umask 077 (plans and state hold values in
+clear). Plain variables go on argv as `-var`; secrets only ever travel as `TF_VAR_<name>` in
+the environment and are masked in all output. `plan` and `apply` run with `-json`, so their
+errors are read from the diagnostics, not from text wrapped at 78 columns (which can split a
+secret); machine output is parsed in clear and every string in it masked before use.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ COMMON_FLAGS = ("-input=false", "-no-color")
 BASE_ENV: Mapping[str, str] = {"TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
 PLAN_FILE = "plan.bin"
 DEFAULT_TIMEOUT_S = 1800.0
+OWNER_ONLY = 0o077  # umask: what tofu writes (plans, local state) is its owner's only
 
 
 def find_tofu(path: str | None = None) -> str:
@@ -61,7 +64,12 @@ class Tofu:
         return cls(find_tofu(path), path=path)
 
     def command(
-        self, argv: Sequence[str], cwd: Path, ok_codes: frozenset[int] = frozenset({0})
+        self,
+        argv: Sequence[str],
+        cwd: Path,
+        ok_codes: frozenset[int] = frozenset({0}),
+        *,
+        parse_stdout: bool = False,
     ) -> Command:
         env = {
             **BASE_ENV,
@@ -75,12 +83,21 @@ class Tofu:
             timeout=self.timeout_s,
             ok_codes=ok_codes,
             secrets=tuple(self.secret_vars.values()),
+            parse_stdout=parse_stdout,
+            umask=OWNER_ONLY,
         )
 
     def run(
-        self, argv: Sequence[str], cwd: Path, ok_codes: frozenset[int] = frozenset({0})
+        self,
+        argv: Sequence[str],
+        cwd: Path,
+        ok_codes: frozenset[int] = frozenset({0}),
+        *,
+        parse_stdout: bool = False,
     ) -> Completed:
-        return run_command(self.command(argv, cwd, ok_codes), path=self.path)
+        """`parse_stdout`: stdout comes back in clear, for a parser that masks what it keeps."""
+        command = self.command(argv, cwd, ok_codes, parse_stdout=parse_stdout)
+        return run_command(command, path=self.path)
 
 
 # --- argv builders (pure) ------------------------------------------------------------------
@@ -123,7 +140,14 @@ def init_argv(*, backend: bool = True, backend_config: Path | None = None) -> li
 def plan_argv(
     *, out: str | Path = PLAN_FILE, var_overrides: Mapping[str, VarValue] | None = None
 ) -> list[str]:
-    return ["plan", *COMMON_FLAGS, "-detailed-exitcode", f"-out={out}", *var_args(var_overrides)]
+    return [
+        "plan",
+        *COMMON_FLAGS,
+        "-json",
+        "-detailed-exitcode",
+        f"-out={out}",
+        *var_args(var_overrides),
+    ]
 
 
 def show_json_argv(plan_file: str | Path = PLAN_FILE) -> list[str]:
@@ -200,10 +224,10 @@ class ApplyResult:
         return "\n".join(text.splitlines()[-lines:])
 
     def error(self) -> ToolError:
+        """One line naming the tool and subcommand (no runner paths), then the diagnostics."""
         tail = self.tail()
-        return ToolError(
-            f"{' '.join(self.argv)}: exit code {self.returncode}" + (f"\n{tail}" if tail else "")
-        )
+        command = " ".join([Path(self.argv[0]).name, *self.argv[1:2]])
+        return ToolError(f"{command}: exit code {self.returncode}" + (f"\n{tail}" if tail else ""))
 
 
 def json_lines(stdout: str) -> list[dict[str, Any]]:
@@ -220,7 +244,8 @@ def json_lines(stdout: str) -> list[dict[str, Any]]:
 
 
 def parse_apply(done: Completed) -> ApplyResult:
-    records = json_lines(done.stdout)
+    """The `-json` UI stream of an apply (or a plan), every string in it masked."""
+    records: list[dict[str, Any]] = done.masking.json(json_lines(done.stdout))
     diagnostics = tuple(
         Diagnostic(
             severity=str(d.get("severity", "error")),
@@ -278,19 +303,25 @@ def plan(
     var_overrides: Mapping[str, VarValue] | None = None,
     tofu: Tofu | None = None,
 ) -> PlanResult:
-    """`plan -detailed-exitcode`: exit 0 (no changes) and 2 (changes) both succeed."""
+    """`plan -detailed-exitcode`: exit 0 (no changes) and 2 (changes) both succeed; else a
+    ToolError quoting the error diagnostics. The plan file is made its owner's only."""
     tofu = tofu or Tofu.find()
-    done = tofu.run(
-        plan_argv(out=out, var_overrides=var_overrides), layer_dir, ok_codes=frozenset({0, 2})
-    )
-    return PlanResult(plan_file=layer_dir / out, changes=done.returncode == 2)
+    argv = plan_argv(out=out, var_overrides=var_overrides)
+    done = tofu.run(argv, layer_dir, ok_codes=frozenset({0, 1, 2}), parse_stdout=True)
+    if done.returncode == 1:
+        raise parse_apply(done).error()
+    plan_file = layer_dir / out
+    plan_file.chmod(0o600)
+    return PlanResult(plan_file=plan_file, changes=done.returncode == 2)
 
 
 def show_json(
     layer_dir: Path, plan_file: str | Path = PLAN_FILE, *, tofu: Tofu | None = None
 ) -> dict[str, Any]:
     tofu = tofu or Tofu.find()
-    done = tofu.run(show_json_argv(plan_file), layer_dir)
+    # Values in clear by design: the plan's JSON stays on this machine, and is masked by
+    # freetier.plans before anything of it is shown.
+    done = tofu.run(show_json_argv(plan_file), layer_dir, parse_stdout=True)
     try:
         shown = json.loads(done.stdout)
     except json.JSONDecodeError as exc:
@@ -311,7 +342,8 @@ def apply(
     """Apply; with `check` a failure raises ToolError quoting the error diagnostics."""
     tofu = tofu or Tofu.find()
     argv = apply_argv(plan_file=plan_file, var_overrides=var_overrides)
-    result = parse_apply(tofu.run(argv, layer_dir, ok_codes=frozenset({0, 1})))
+    done = tofu.run(argv, layer_dir, ok_codes=frozenset({0, 1}), parse_stdout=True)
+    result = parse_apply(done)
     if check and not result.ok:
         raise result.error()
     return result
@@ -332,7 +364,7 @@ def show_text(
 def state_pull(layer_dir: Path, *, tofu: Tofu | None = None) -> tuple[str, int]:
     """(lineage, serial) of the layer's current state; ("", 0) when there is none yet."""
     tofu = tofu or Tofu.find()
-    done = tofu.run(["state", "pull"], layer_dir)
+    done = tofu.run(["state", "pull"], layer_dir, parse_stdout=True)
     return parse_state_identity(done.stdout, f"{tofu.exe} state pull")
 
 
@@ -361,7 +393,7 @@ def version(tofu: Tofu | None = None, *, cwd: Path | None = None) -> str:
     """The binary's version (`version -json` -> terraform_version; tofu writes the same key).
     `cwd`: a layer directory, where the command also reads the provider selections."""
     tofu = tofu or Tofu.find()
-    done = tofu.run(["version", "-json"], cwd or Path.cwd())
+    done = tofu.run(["version", "-json"], cwd or Path.cwd(), parse_stdout=True)
     try:
         info = json.loads(done.stdout)
     except json.JSONDecodeError as exc:
