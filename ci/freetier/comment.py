@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from freetier.guard.render import guard_markdown
+from freetier.masking import FINGERPRINT_KEY_ENV
+from freetier.plans.keyed import is_keyed
 from freetier.plans.model import LayerPlan, ResourceChange
 
 MARKER = "<!-- freetier:plan -->"
@@ -168,7 +170,22 @@ def _header(layers: Sequence[LayerPlan], guard: dict[str, Any] | None) -> list[s
     drift = [f"{p.layer}: {len(p.drift)}" for p in layers if p.drift]
     if drift:
         lines += ["", f"Changed outside tofu since the last apply (drift): {', '.join(drift)}."]
-    return lines
+    return lines + _unkeyed_notice(layers)
+
+
+def _unkeyed_notice(layers: Sequence[LayerPlan]) -> list[str]:
+    """Said plainly when a fingerprint was made without the key: it leaves sensitive values
+    out (so it reveals none), and so does not pin them either."""
+    unkeyed = [p.layer for p in layers if p.fingerprint and not is_keyed(p.fingerprint.changes)]
+    if not unkeyed:
+        return []
+    return [
+        "",
+        "> [!WARNING]",
+        f"> **Changes to sensitive values are not covered by this review** ({', '.join(unkeyed)}):"
+        f" the plan was fingerprinted without `{FINGERPRINT_KEY_ENV}`, so a deploy checks"
+        " everything but them. Set that repository secret to cover them.",
+    ]
 
 
 def _banner(layers: Sequence[LayerPlan]) -> list[str]:

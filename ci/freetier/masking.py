@@ -26,13 +26,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MASK = "(sensitive)"
+FINGERPRINT_KEY_ENV = "FREETIER_FINGERPRINT_KEY"  # keys the published plan fingerprints
 # Credentials freetier itself handles; every TF_VAR_ value too (tofu secrets travel so).
 SECRET_ENV = (
     "GITHUB_TOKEN",
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
     "OCI_CLI_KEY_CONTENT",
-    "FREETIER_FINGERPRINT_KEY",
+    FINGERPRINT_KEY_ENV,
 )
 TF_VAR_PREFIX = "TF_VAR_"
 MIN_LINE_LEN = 6  # a line of a multi-line secret shorter than this is too common to mask

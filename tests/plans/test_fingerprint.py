@@ -24,6 +24,8 @@ from freetier.plans.model import SENSITIVE, Secrets
 from freetier.tofu.run import parse_state_identity, show_text, state_pull, version
 from tests.plans.conftest import RealPlan
 
+KEYED = Secrets(fingerprint_key=b"test-fingerprint-key-of-32-chars")
+
 
 def entry(shown: dict[str, Any], address: str) -> dict[str, Any]:
     return next(rc for rc in shown["resource_changes"] if rc["address"] == address)
@@ -158,7 +160,7 @@ def test_added_removed_and_changed_actions(real_plans: Mapping[str, RealPlan]) -
     ],
     ids=["marked-object", "variable", "secret-name", "deep-secret-name"],
 )  # fmt: skip
-def test_changed_secret_changes_digest_but_never_shows(
+def test_changed_secret_changes_the_keyed_digest_but_never_shows(
     real_plans: Mapping[str, RealPlan],
     address: str,
     path: tuple[str, ...],
@@ -171,12 +173,15 @@ def test_changed_secret_changes_digest_but_never_shows(
     for step in path[:-1]:
         node = node[step]
     node[path[-1]] = value
-    assert changes_digest(shown) != changes_digest(real.shown)
-    reviewed, now = normalise_changes(real.shown), normalise_changes(shown)
+    assert changes_digest(shown, KEYED) != changes_digest(real.shown, KEYED)
+    reviewed, now = normalise_changes(real.shown, KEYED), normalise_changes(shown, KEYED)
     lines = diff_changes(reviewed, now)
     where = shown_as or ".".join(path)
     assert lines == [f"~ {address}: {where}: {SENSITIVE} value changed"]
     assert "CANARY" not in json.dumps([reviewed, now])
+    # Without the key sensitive values are left out: the change is not covered, nor revealed.
+    assert changes_digest(shown) == changes_digest(real.shown)
+    assert diff_changes(normalise_changes(real.shown), normalise_changes(shown)) == []
 
 
 def test_newly_changed_attribute_with_marked_parts(real_plans: Mapping[str, RealPlan]) -> None:

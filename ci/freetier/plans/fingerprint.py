@@ -5,10 +5,10 @@ previous address, actions, import id and the known `after` attributes that diffe
 `before`. Key order, no-op neighbours, timestamps and values known only after apply drop out,
 so the same change planned twice hashes the same. A sensitive value (marked by terraform,
 named like a secret, holding a registered secret or a string terraform marked elsewhere) is
-replaced by a token carrying a sha256 of its address, path and value: a changed secret still
-changes the digest, and `diff_changes` can say it changed, but the value itself is never
-kept. (The hash is unkeyed: a weak secret could be confirmed by guessing, so keep normalised
-changes only where the plan itself may be kept.)
+replaced by a token (`freetier.plans.keyed`): with the fingerprint key, an HMAC of its
+address, path and value, so a changed secret still changes the digest and `diff_changes` can
+say it changed; without a key, the same `(sensitive)` for every value. The value itself is
+never kept, and neither a token nor the digest lets anyone without the key test a guess.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from freetier.errors import ConfigError
+from freetier.plans.keyed import KEYED_MARK, Hashing
 from freetier.plans.mask import NO_SECRETS, Masker, mask_text
 from freetier.plans.model import SENSITIVE, Fingerprint, Secrets
 from freetier.plans.parse import check_format_version, sensitive_strings
 
 LOCK_FILE = ".terraform.lock.hcl"
-HASHED_PREFIX = "(sensitive sha256:"
 VALUE_WIDTH = 60
 
 
@@ -39,7 +39,7 @@ def normalise_changes(shown: Any, secrets: Secrets = NO_SECRETS) -> list[dict[st
     entries = shown.get("resource_changes") or []
     if type(entries) is not list:
         raise ConfigError(["plan: resource_changes: expected a list"])
-    masker = Masker(secrets, sensitive_strings(shown))
+    masker = _Tokens(secrets, sensitive_strings(shown))
     out: list[dict[str, Any]] = []
     for index, rc in enumerate(entries):
         change = rc.get("change") if type(rc) is dict else None
@@ -66,13 +66,21 @@ def normalise_changes(shown: Any, secrets: Secrets = NO_SECRETS) -> list[dict[st
     return out
 
 
-def changes_digest(shown: Any) -> str:
-    """sha256 of the normalised changes: equal for the same change, planned at any time."""
-    return sha256(canonical(normalise_changes(shown)).encode()).hexdigest()
+def changes_digest(shown: Any, secrets: Secrets = NO_SECRETS) -> str:
+    """The digest of the normalised changes, keyed with `secrets.fingerprint_key`: equal for
+    the same change, planned at any time with the same key."""
+    hashing = Hashing(secrets.fingerprint_key)
+    return hashing.digest(canonical(normalise_changes(shown, secrets)))
 
 
 def make_fingerprint(
-    shown: Any, layer_dir: Path, lineage: str, serial: int, base: str, head: str
+    shown: Any,
+    layer_dir: Path,
+    lineage: str,
+    serial: int,
+    base: str,
+    head: str,
+    secrets: Secrets = NO_SECRETS,
 ) -> Fingerprint:
     version = shown.get("terraform_version") if type(shown) is dict else None
     lock = layer_dir / LOCK_FILE
@@ -83,7 +91,7 @@ def make_fingerprint(
     except OSError as exc:
         raise ConfigError([f"{lock}: cannot read: {exc.strerror}"]) from None
     return Fingerprint(
-        changes=changes_digest(shown),
+        changes=changes_digest(shown, secrets),
         tofu_version=version if isinstance(version, str) else "",
         lock_file=lock_digest,
         lineage=lineage,
@@ -116,6 +124,17 @@ def diff_changes(
 # --- normalising ---------------------------------------------------------------------------
 
 
+class _Tokens(Masker):
+    """The masker's idea of what is sensitive, and the tokens that stand for it."""
+
+    def __init__(self, secrets: Secrets, extra_values: set[str]) -> None:
+        super().__init__(secrets, extra_values)
+        self.hashing = Hashing(secrets.fingerprint_key)
+
+    def token(self, address: str, path: str, value: Any) -> str | None:
+        return None if value is None else self.hashing.token(address, path, canonical(value))
+
+
 def _import_key(importing: Any) -> Any:
     if type(importing) is not dict:
         return None
@@ -124,7 +143,7 @@ def _import_key(importing: Any) -> Any:
     return {"identity": importing.get("identity")}
 
 
-def _changed_after(change: dict[str, Any], address: str, masker: Masker) -> Any:
+def _changed_after(change: dict[str, Any], address: str, masker: _Tokens) -> Any:
     after, before = change.get("after"), change.get("before")
     unknown, marks = change.get("after_unknown"), change.get("after_sensitive")
     if type(after) is not dict:
@@ -137,17 +156,17 @@ def _changed_after(change: dict[str, Any], address: str, masker: Masker) -> Any:
         if unknown_map.get(key) is True or (key in old and old[key] == value):
             continue
         if masker.secret_name(key):
-            out[key] = _token(address, key, value)
+            out[key] = masker.token(address, key, value)
         else:
             out[key] = _known(value, unknown_map.get(key), marks_map.get(key), address, key, masker)
     return out
 
 
-def _known(value: Any, unknown: Any, marks: Any, address: str, path: str, masker: Masker) -> Any:
+def _known(value: Any, unknown: Any, marks: Any, address: str, path: str, masker: _Tokens) -> Any:
     """`value` with unknown parts dropped (None in lists, to keep indexes) and sensitive parts
     replaced by tokens."""
     if marks is True:
-        return _token(address, path, value)
+        return masker.token(address, path, value)
     kind = type(value)
     if kind is dict:
         unknown_map = unknown if type(unknown) is dict else {}
@@ -158,7 +177,7 @@ def _known(value: Any, unknown: Any, marks: Any, address: str, path: str, masker
                 continue
             sub = f"{path}.{key}" if path else key
             if masker.secret_name(key):
-                out[key] = _token(address, sub, item)
+                out[key] = masker.token(address, sub, item)
             else:
                 out[key] = _known(
                     item, unknown_map.get(key), marks_map.get(key), address, sub, masker
@@ -181,15 +200,8 @@ def _known(value: Any, unknown: Any, marks: Any, address: str, path: str, masker
             for i, item in enumerate(value)
         ]
     if kind is str and masker.holds_secret(value):
-        return _token(address, path, value)
+        return masker.token(address, path, value)
     return value
-
-
-def _token(address: str, path: str, value: Any) -> str | None:
-    if value is None:
-        return None
-    digest = sha256(f"{address}\0{path}\0{canonical(value)}".encode()).hexdigest()
-    return f"{HASHED_PREFIX}{digest})"
 
 
 # --- diffing -------------------------------------------------------------------------------
@@ -242,7 +254,7 @@ def _flatten(value: Any, path: str = "") -> dict[str, Any]:
 
 
 def _is_token(value: Any) -> bool:
-    return isinstance(value, str) and value.startswith(HASHED_PREFIX)
+    return isinstance(value, str) and value.startswith((KEYED_MARK, SENSITIVE))
 
 
 def _show(value: Any) -> str:

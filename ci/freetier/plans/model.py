@@ -56,7 +56,7 @@ class Fingerprint:
     """What a plan was made from and what it does. `changes` alone decides whether a
     re-plan is the plan that was reviewed; the rest says why a saved plan may be stale."""
 
-    changes: str  # sha256 of the normalised resource changes
+    changes: str  # digest of the normalised resource changes, keyed (freetier.plans.keyed)
     tofu_version: str
     lock_file: str  # sha256 of .terraform.lock.hcl ("" when there is none)
     lineage: str
@@ -119,11 +119,13 @@ class LayerPlan:
 
 @dataclass(frozen=True)
 class Secrets:
-    """What masking knows: values registered as secret, and attribute names that look secret.
-    Never in a repr: a failing test or a traceback would print them."""
+    """The secrets a run was handed: values to mask wherever they show, attribute names that
+    look secret, and the key of the published fingerprints (`freetier.plans.keyed`). Never
+    in a repr: a failing test or a traceback would print them."""
 
     values: tuple[str, ...] = field(default=(), repr=False)
     name_pattern: str = r"(?i)(password|passphrase|token|secret|private_key|api_key|credential)"
+    fingerprint_key: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,8 @@
 A reviewed plan is applied as saved when the state has not moved since (same lineage and
 serial). Otherwise the layer is planned again and applied only when the new plan makes the
 same changes, compared semantically (normalised changes, not text); else nothing is applied.
+Digests are compared only when both were made the same way (`freetier.plans.keyed`): with
+the same fingerprint key, or both without one; anything else is refused, saying why.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Literal
 
 from freetier.errors import FreetierError
 from freetier.plans.fingerprint import changes_digest, diff_changes, normalise_changes
+from freetier.plans.keyed import Hashing, incomparable
 from freetier.plans.mask import NO_SECRETS
 from freetier.plans.model import Reviewed, Secrets
 from freetier.stack import Stack
@@ -59,11 +62,14 @@ def apply_reviewed(
         return Applied(
             layer, "saved plan", run.apply(folder, plan_file=reviewed.plan_file, tofu=tofu)
         )
+    why_not = incomparable(reviewed.changes, Hashing(secrets.fingerprint_key))
+    if why_not is not None:
+        raise Refused(layer, [why_not])
     work.mkdir(parents=True, exist_ok=True)
     replan = work.resolve() / REPLAN_FILE
     run.plan(folder, out=replan, tofu=tofu)
     shown = run.show_json(folder, replan, tofu=tofu)
-    if changes_digest(shown) != reviewed.changes:
+    if changes_digest(shown, secrets) != reviewed.changes:
         raise Refused(layer, _reasons(reviewed, shown, secrets))
     return Applied(layer, "identical re-plan", run.apply(folder, plan_file=replan, tofu=tofu))
 

@@ -147,7 +147,7 @@ def plan_layer(
         shown = run.show_json(folder, target / run.PLAN_FILE, tofu=tofu)
         text = run.show_text(folder, target / run.PLAN_FILE, tofu=tofu)
         lineage, serial = run.state_pull(folder, tofu=tofu)
-    fingerprint = make_fingerprint(shown, folder, lineage, serial, *commits)
+    fingerprint = make_fingerprint(shown, folder, lineage, serial, *commits, secrets)
     plan = replace(parse_plan(shown, layer, secrets, text), fingerprint=fingerprint)
     write_files(
         target,
