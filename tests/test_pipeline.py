@@ -382,3 +382,26 @@ def test_every_parameter_is_documented_for_dagger_call_help() -> None:
         str,
         True,
     )
+
+
+@pytest.mark.parametrize("name", ["pr", "plan", "apply", "deploy"])
+def test_the_fingerprint_key_reaches_plans_and_deploys_as_a_secret(
+    module: Freetier, name: str
+) -> None:
+    param = MODULE.functions[name].parameters["fingerprint_key"]
+    assert param.is_nullable and "FREETIER_FINGERPRINT_KEY" in (param.doc or "")
+    key = dag.set_secret("fingerprint", "placeholder")
+    required: dict[str, Any] = {
+        "pr": {},
+        "plan": {"layer": "oci"},
+        "apply": {"layer": "oci"},
+        "deploy": {"github_token": key, "repo": "o/r", "sha": "a" * 40},
+    }[name]
+    if name != "pr":
+        required |= {"oci_config": key, "oci_key": key}
+    function = getattr(module, name)
+    calls = _calls(function(**required, fingerprint_key=key))
+    mounted = ("withSecretVariable", {"name": "FREETIER_FINGERPRINT_KEY", "secret": key})
+    assert mounted in calls
+    assert mounted not in _calls(function(**required))
+    assert all("placeholder" not in " ".join(argv) for argv in _execs(function(**required)))

@@ -334,6 +334,7 @@ def test_deploy_runs_in_production_one_at_a_time() -> None:
         "--github-token=env://GITHUB_TOKEN",
         "--state-access-key=env://STATE_ACCESS_KEY",
         "--state-secret-key=env://STATE_SECRET_KEY",
+        "--fingerprint-key=env://FREETIER_FINGERPRINT_KEY",
         '--backend-config="$BACKEND_CONFIG"',
         '--repo="$GITHUB_REPOSITORY"',
         '--sha="$GITHUB_SHA"',
@@ -344,6 +345,7 @@ def test_deploy_runs_in_production_one_at_a_time() -> None:
         "GITHUB_TOKEN",
         "STATE_ACCESS_KEY",
         "STATE_SECRET_KEY",
+        "FREETIER_FINGERPRINT_KEY",
         "BACKEND_CONFIG",
     }
 

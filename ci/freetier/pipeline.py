@@ -44,6 +44,13 @@ OptionalOciConfig = Annotated[dagger.Secret | None, Doc("OCI CLI config file con
 OptionalOciKey = Annotated[dagger.Secret | None, Doc("OCI API signing key (PEM)")]
 StateAccessKey = Annotated[dagger.Secret | None, Doc("customer secret key id for the state bucket")]
 StateSecretKey = Annotated[dagger.Secret | None, Doc("customer secret key for the state bucket")]
+FingerprintKey = Annotated[
+    dagger.Secret | None,
+    Doc(
+        "FREETIER_FINGERPRINT_KEY: keys the plan fingerprints the PR comment publishes (the "
+        "same for plans and deploys; without it they leave sensitive values out)"
+    ),
+]
 BackendConfig = Annotated[str | None, Doc("backend settings file, relative to the repository")]
 Layer = Annotated[str, Doc("the tofu layer, e.g. oci")]
 Repo = Annotated[str, Doc("OWNER/NAME")]
@@ -80,6 +87,7 @@ class Freetier:
         oci_key: OptionalOciKey = None,
         state_access_key: StateAccessKey = None,
         state_secret_key: StateSecretKey = None,
+        fingerprint_key: FingerprintKey = None,
         backend_config: BackendConfig = None,
         repo: Annotated[str | None, Doc("OWNER/NAME to post the comment to")] = None,
         pr_number: Annotated[int | None, Doc("the pull request")] = None,
@@ -91,6 +99,7 @@ class Freetier:
         (pr-report.md/.json, comment.md, comment-full.md), never the plan files."""
         ctr = _with_credentials(build_toolchain(self.source), github_token, oci_config, oci_key)
         ctr = _with_state_backend(ctr, state_access_key, state_secret_key)
+        ctr = _with_fingerprint_key(ctr, fingerprint_key)
         args = ["./dev", "pr", "--stack", stack, "--out", OUT, *_backend_args(backend_config)]
         if repo and pr_number and head_sha:
             args += ["--repo", repo, "--pr", str(pr_number), "--sha", head_sha]
@@ -121,6 +130,7 @@ class Freetier:
         oci_key: OciKey,
         state_access_key: StateAccessKey = None,
         state_secret_key: StateSecretKey = None,
+        fingerprint_key: FingerprintKey = None,
         backend_config: BackendConfig = None,
         stack: StackFile = "stack.yaml",
     ) -> dagger.Directory:
@@ -128,6 +138,7 @@ class Freetier:
         hold values in clear: keep the export private)."""
         ctr = _with_credentials(build_toolchain(self.source), None, oci_config, oci_key)
         ctr = _with_state_backend(ctr, state_access_key, state_secret_key)
+        ctr = _with_fingerprint_key(ctr, fingerprint_key)
         args = ["plan", "--layer", layer, "--stack", stack, "--out", f"{OUT}/{PLANS}"]
         return _freetier(ctr, *args, *_backend_args(backend_config)).directory(
             f"{OUT}/{PLANS}/{layer}"
@@ -163,12 +174,14 @@ class Freetier:
         ] = None,
         state_access_key: StateAccessKey = None,
         state_secret_key: StateSecretKey = None,
+        fingerprint_key: FingerprintKey = None,
         backend_config: BackendConfig = None,
         stack: StackFile = "stack.yaml",
     ) -> dagger.Container:
         """Apply one layer: a reviewed plan exactly, or directly with capacity retries."""
         ctr = _with_credentials(build_toolchain(self.source), None, oci_config, oci_key)
         ctr = _with_state_backend(ctr, state_access_key, state_secret_key)
+        ctr = _with_fingerprint_key(ctr, fingerprint_key)
         args = ["apply", "--layer", layer, "--stack", stack, *_backend_args(backend_config)]
         if plan is not None:
             ctr = ctr.with_directory("/reviewed", plan)
@@ -266,12 +279,14 @@ class Freetier:
         sha: Annotated[str, Doc("the commit on main being deployed")],
         state_access_key: StateAccessKey = None,
         state_secret_key: StateSecretKey = None,
+        fingerprint_key: FingerprintKey = None,
         backend_config: BackendConfig = None,
         stack: StackFile = "stack.yaml",
     ) -> dagger.Container:
         """On main: apply each layer exactly as its merged pull request reviewed it."""
         ctr = _with_credentials(build_toolchain(self.source), github_token, oci_config, oci_key)
         ctr = _with_state_backend(ctr, state_access_key, state_secret_key)
+        ctr = _with_fingerprint_key(ctr, fingerprint_key)
         args = ["deploy", "--repo", repo, "--sha", sha, "--stack", stack]
         return _freetier(ctr, *args, *_backend_args(backend_config))
 
@@ -323,6 +338,11 @@ def _with_state_backend(
     if secret_key is not None:
         ctr = ctr.with_secret_variable("AWS_SECRET_ACCESS_KEY", secret_key)
     return ctr
+
+
+def _with_fingerprint_key(ctr: dagger.Container, key: dagger.Secret | None) -> dagger.Container:
+    """The key of the published plan fingerprints: plans, re-plans and deploys need the same."""
+    return ctr if key is None else ctr.with_secret_variable("FREETIER_FINGERPRINT_KEY", key)
 
 
 def _with_credentials(
