@@ -52,6 +52,7 @@ def test_go_quote_as_strconv_quote(text: str, quoted: str) -> None:
 
 def test_hcl_quote_escapes_templates_and_controls_as_u() -> None:
     assert hcl_quote('${a}%{b}"\x01\n') == '$${a}%%{b}\\"\\u0001\\n'
+    assert hcl_quote("\a\b\v\r\t") == "\\u0007\\u0008\\u000b\\r\\t"  # HCL has no \a, \b, \v
 
 
 def test_go_json_decodes_back_and_escapes_html() -> None:

@@ -81,11 +81,11 @@ def go_quote(text: str) -> str:
 
 
 def hcl_quote(text: str) -> str:
-    r"""The inside of an HCL string literal: as Go quotes it, but `\uXXXX` for control
-    characters and templates escaped.
+    r"""The inside of an HCL string literal: `\n`, `\r`, `\t`, `\uXXXX` for other control
+    and non-printable characters, templates escaped.
 
-    >>> print(hcl_quote('${a}\x01'))
-    $${a}\u0001
+    >>> print(hcl_quote('${a}\x01\b\t'))
+    $${a}\u0001\u0008\t
     """
     return _quote(text, hcl=True).replace("${", "$${").replace("%{", "%%{")
 
@@ -173,6 +173,7 @@ def secrets_regex(values: Iterable[str]) -> re.Pattern[str] | None:
 
 
 def _quote(text: str, *, hcl: bool) -> str:
+    named = _HCL_ESCAPES if hcl else _C_ESCAPES
     out: list[str] = []
     for char in text:
         code = ord(char)
@@ -180,8 +181,8 @@ def _quote(text: str, *, hcl: bool) -> str:
             out.append("\\" + char)
         elif char.isprintable():
             out.append(char)
-        elif char in _C_ESCAPES:
-            out.append(_C_ESCAPES[char])
+        elif char in named:
+            out.append(named[char])
         elif (code < 0x20 or code == 0x7F) and not hcl:
             out.append(f"\\x{code:02x}")
         else:
@@ -191,9 +192,9 @@ def _quote(text: str, *, hcl: bool) -> str:
 
 # Printable ASCII but `"`, `\`, `<`, `>` and `&`: what every escape above leaves as it is.
 _ESCAPE_FREE = re.compile(r"[ !#-%'-;=?-\[\]-~]*")
-_C_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
-_C_ESCAPES["\v"] = "\\v"
 _JSON_ESCAPES = {"\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_C_ESCAPES = {**_JSON_ESCAPES, "\a": "\\a", "\v": "\\v"}
+_HCL_ESCAPES = {c: _JSON_ESCAPES[c] for c in "\n\r\t"}
 _URLSAFE = str.maketrans("+/", "-_")
 ESCAPES: tuple[Callable[[str], str], ...] = (
     go_quote,
