@@ -152,9 +152,10 @@ def test_no_output_shows_the_canary(
     # Deploy applies the reviewed plan; the provisioner prints the canary (raw, base64) and
     # fails, quoting it. Then the state has moved: apply --plan refuses, listing what differs;
     # a direct apply fails on the provisioner again.
-    github.add_commit(REPO, "c" * 40, (5,))
+    github.add_commit(REPO, "c0" * 20, (5,))
     pull.merged_at = github.now()
-    code, outputs["deploy"] = run(capsys, "deploy", "--repo", REPO, "--sha", "c" * 40)
+    deploy = ["deploy", "--repo", REPO, "--sha", "c0" * 20, "--no-backend"]
+    code, outputs["deploy"] = run(capsys, *deploy)
     assert code == 1 and "local-exec provisioner error" in outputs["deploy"]
     apply = ["--debug", "apply", "--layer", "oci", "--no-backend"]
     code, outputs["apply --plan"] = run(capsys, *apply, "--plan", "out/plans/oci")
