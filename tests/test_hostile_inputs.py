@@ -158,3 +158,52 @@ def test_check_tree_counts_a_shared_node_each_time_it_is_reached() -> None:
     with pytest.raises(ConfigError, match="nested deeper than 3 levels"):
         check_tree({"a": {"b": {"c": 1}}}, "t", max_depth=3)
     check_tree({"a": {"b": 1}}, "t", max_depth=3)
+
+
+FINGERPRINT = {
+    "changes": "sha256-public:" + "0" * 64,
+    "tofu_version": "1.11.0",
+    "lock_file": "",
+    "lineage": "l",
+    "serial": 3,
+    "base": "",
+    "head": "",
+}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        [],
+        {k: v for k, v in FINGERPRINT.items() if k != "serial"},
+        {**FINGERPRINT, "serial": "3"},
+        {**FINGERPRINT, "extra": 1},
+    ],
+    ids=["list", "missing-field", "wrong-type", "extra-field"],
+)
+def test_apply_refuses_a_fingerprint_it_did_not_write(tmp_path: Path, body: object) -> None:
+    folder = tmp_path / "reviewed"
+    folder.mkdir()
+    (folder / "fingerprint.json").write_text(json.dumps(body))
+    argv = ["apply", "--layer", "oci", "--no-backend", "--plan", str(folder)]
+    code, _, err = run([*argv, "--stack", str(SHIPPED_STACK)])
+    assert code == 2
+    assert one_error_line(err).endswith("not a fingerprint written by `freetier plan`")
+
+
+def test_apply_refuses_changes_it_did_not_write(tmp_path: Path) -> None:
+    folder = tmp_path / "reviewed"
+    folder.mkdir()
+    (folder / "fingerprint.json").write_text(json.dumps(FINGERPRINT))
+    (folder / "changes.json").write_text('{"not": "a list"}')
+    argv = ["apply", "--layer", "oci", "--no-backend", "--plan", str(folder)]
+    code, _, err = run([*argv, "--stack", str(SHIPPED_STACK)])
+    assert code == 2
+    assert one_error_line(err).endswith("not the changes written by `freetier plan`")
+
+
+def test_a_deeply_nested_plan_json_is_bad_input(tmp_path: Path) -> None:
+    (tmp_path / "plan.json").write_text("[" * 100_000 + "]" * 100_000)
+    code, out, err = run(["comment", "render", "--plan", f"oci={tmp_path / 'plan.json'}"])
+    assert (code, out) == (2, "")
+    assert one_error_line(err).endswith("nested too deeply to be a plan")

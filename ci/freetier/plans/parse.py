@@ -51,6 +51,8 @@ def load_plan_json(plan_json: Path) -> Any:
         raise ConfigError(
             [f"{plan_json}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}"]
         ) from None
+    except RecursionError:  # tofu nests a few levels; this is a hostile or broken file
+        raise ConfigError([f"{plan_json}: nested too deeply to be a plan"]) from None
 
 
 def read_layer_plan(

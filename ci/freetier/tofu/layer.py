@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -9,7 +10,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from freetier.errors import ConfigError, ToolError
-from freetier.files import read_text, write_files
+from freetier.files import read_json, write_files
 from freetier.layers import LAYER_MARKER, layer_folder
 from freetier.plans.fingerprint import make_fingerprint, normalise_changes
 from freetier.plans.mask import NO_SECRETS
@@ -179,10 +180,17 @@ def without_runner_paths(text: str, stack_file: Path, exe: str) -> str:
 
 def read_fingerprint(folder: Path) -> Fingerprint:
     path = folder / FINGERPRINT
-    try:
-        return Fingerprint(**json.loads(read_text(path)))
-    except (json.JSONDecodeError, TypeError):
-        raise ConfigError([f"{path}: not a fingerprint written by `freetier plan`"]) from None
+    body = read_json(path)
+    fields = {f.name: f.type for f in dataclasses.fields(Fingerprint)}
+    if (
+        not isinstance(body, dict)
+        or set(body) != set(fields)
+        or not all(
+            type(body[name]) is (int if kind == "int" else str) for name, kind in fields.items()
+        )
+    ):
+        raise ConfigError([f"{path}: not a fingerprint written by `freetier plan`"])
+    return Fingerprint(**body)
 
 
 def apply_layer(
@@ -226,7 +234,11 @@ def reviewed_from_folder(folder: Path) -> Reviewed:
     folder = folder.resolve()  # tofu runs in the layer's folder
     printed = read_fingerprint(folder)
     changes_file = folder / CHANGES
-    normalised = json.loads(read_text(changes_file, 1 << 30)) if changes_file.is_file() else None
+    normalised = read_json(changes_file, 1 << 30) if changes_file.is_file() else None
+    if normalised is not None and not (
+        isinstance(normalised, list) and all(isinstance(c, dict) for c in normalised)
+    ):
+        raise ConfigError([f"{changes_file}: not the changes written by `freetier plan`"])
     return Reviewed(
         printed.changes, printed.lineage, printed.serial, folder / run.PLAN_FILE, normalised
     )
