@@ -11,7 +11,7 @@ import pytest
 
 from freetier.cli import main
 from tests.conftest import PROXMOX_EXAMPLE, ROOT, SHIPPED_STACK
-from tests.guard.planjson import a1, plan
+from tests.guard.planjson import a1, change, plan
 
 
 def _freetier() -> str:
@@ -79,6 +79,36 @@ def test_an_oci_plan_replaces_the_stack_and_other_layers_add(tmp_path: Path, cap
         == 1
     )
     assert "### ❌ Free-tier guard: BLOCKING" in capsys.readouterr().out
+
+
+def test_may_be_billed_is_not_free_and_says_so(tmp_path: Path, capsys) -> None:
+    reserved = change("oci_core_public_ip", "ingress", ["create"], {"lifetime": "RESERVED"})
+    oci = _write(tmp_path, "oci.json", json.dumps(plan(a1("only"), reserved)))
+    args = ["guard", "--stack", str(SHIPPED_STACK), "--plan", f"oci={oci}", "--format"]
+    assert main([*args, "markdown"]) == 1
+    md = capsys.readouterr().out
+    assert md.startswith(
+        "### ❌ Free-tier guard: MAY BE BILLED: 1 item(s), up to an estimated $0.00 a month "
+        "plus items at unknown prices\n"
+    )
+    assert (
+        "**May be billed**\n\n- oci_core_public_ip.ingress: reserved public IPs are not in the "
+        "Always Free list; price unconfirmed\n"
+    ) in md
+    assert "**Blocking**" not in md
+    assert main([*args, "json"]) == 1
+    body = json.loads(capsys.readouterr().out)
+    assert body["free"] is False and body["exit_code"] == 1 and body["blocking"] == []
+    assert body["may_be_billed"] == [
+        "oci_core_public_ip.ingress: reserved public IPs are not in the Always Free list; "
+        "price unconfirmed"
+    ]
+    assert main([*args, "text"]) == 1
+    text = capsys.readouterr().out
+    assert "\nmay be billed:\n  - oci_core_public_ip.ingress: reserved public IPs" in text
+    assert text.rstrip().endswith(
+        "MAY BE BILLED: 1 item(s), up to an estimated $0.00 a month plus items at unknown prices"
+    )
 
 
 def _write(tmp_path: Path, name: str, text: str) -> Path:

@@ -19,6 +19,8 @@ from freetier.plans.keyed import is_keyed
 from freetier.plans.model import LayerPlan, ResourceChange
 
 MARKER = "<!-- freetier:plan -->"
+OVER = "❌ over the free tier"
+MAY_BE_BILLED = "❌ may be billed"
 DEFAULT_BUDGET = 60_000  # GitHub rejects comments of 65,536 characters and more
 SUMMARY_BUDGET = 1_000_000  # $GITHUB_STEP_SUMMARY takes 1 MiB
 BANNER_ITEMS = 50
@@ -111,8 +113,8 @@ def read_fingerprints(body: str) -> dict[str, dict[str, str]]:
 def layer_verdict(plan: LayerPlan, guard: dict[str, Any] | None) -> str:
     if plan.failed:
         return "❌ plan failed"
-    if guard is not None and _layer_blocking(plan.layer, guard):
-        return "❌ over the free tier"
+    if guard is not None and (verdict := _layer_guard_verdict(plan.layer, guard)):
+        return verdict
     if plan.no_changes:
         return "no changes"
     return "✅ ok"
@@ -145,11 +147,12 @@ def _render(
 
 def _header(layers: Sequence[LayerPlan], guard: dict[str, Any] | None) -> list[str]:
     failed = [p.layer for p in layers if p.failed]
-    blocking = guard is not None and not guard["free"]
     if failed:
         verdict = f"❌ plan failed: {', '.join(failed)}"
-    elif blocking:
-        verdict = "❌ over the free tier"
+    elif guard is not None and guard["blocking"]:
+        verdict = OVER
+    elif guard is not None and not guard["free"]:
+        verdict = MAY_BE_BILLED
     else:
         verdict = "✅ $0.00 a month" if guard is not None else "✅ planned"
     lines = [
@@ -354,16 +357,24 @@ def _layer_cost(layer: str, guard: dict[str, Any] | None) -> str:
     return f"{sum(costs):.2f}"
 
 
-def _layer_blocking(layer: str, guard: dict[str, Any]) -> bool:
-    return any(
-        r["origin"] == f"plan:{layer}" and r["category"] in ("paid", "unknown")
-        for r in guard["resources"]
-    ) or (not guard["free"] and _only_layer(guard))
+def _layer_guard_verdict(layer: str, guard: dict[str, Any]) -> str | None:
+    """What the guard says of one layer: its own paid or unknown resources put it over the free
+    tier, its may-be-billed ones make it may-be-billed; tenancy-wide findings count only
+    when it is the one layer planned."""
+    mine = {r["category"] for r in guard["resources"] if r["origin"] == f"plan:{layer}"}
+    alone = _only_layer(layer, guard)
+    if mine & {"paid", "unknown"} or (guard["blocking"] and alone):
+        return OVER
+    if "may-be-billed" in mine or (not guard["free"] and alone):
+        return MAY_BE_BILLED
+    return None
 
 
-def _only_layer(guard: dict[str, Any]) -> bool:
-    """Tenancy-wide limits can't be pinned on one layer unless it is the only one planned."""
-    return len({r["origin"] for r in guard["resources"] if r["origin"].startswith("plan:")}) == 1
+def _only_layer(layer: str, guard: dict[str, Any]) -> bool:
+    """Tenancy-wide findings can't be pinned on one layer unless it is the only one with
+    planned resources (a layer with none beside it takes none of them)."""
+    planned = {r["origin"] for r in guard["resources"] if r["origin"].startswith("plan:")}
+    return planned == {f"plan:{layer}"}
 
 
 def _value(value: Any) -> str:

@@ -11,6 +11,7 @@ from freetier.guard.evaluate import GuardResult, evaluate
 from freetier.guard.from_stack import stack_resources
 from freetier.guard.plan import plan_resources
 from freetier.guard.profile import load_prices, load_profile
+from freetier.guard.render import verdict_line
 from freetier.guard.resources import Resource
 from freetier.stack import load_stack
 from tests.conftest import SHIPPED_STACK
@@ -223,13 +224,40 @@ def test_fixed_100mbps_load_balancer_shape_is_paid() -> None:
     assert guard(rc).assessments[0].category == "paid"
 
 
-def test_reserved_ip_warns_but_does_not_block() -> None:
+def test_reserved_ip_may_be_billed_so_the_plan_is_not_free() -> None:
     reserved = change("oci_core_public_ip", "ingress", ["create"], {"lifetime": "RESERVED"})
     ephemeral = change("oci_core_public_ip", "eph", ["create"], {"lifetime": "EPHEMERAL"})
     result = guard(reserved, ephemeral)
-    assert result.free and result.exit_code == 0
+    assert not result.free and result.exit_code == 1
+    assert result.blocking == ()
     assert [a.category for a in result.assessments] == ["may-be-billed", "always-free"]
-    assert "not in the Always Free list" in result.warnings[0]
+    assert result.may_be_billed == (
+        "oci_core_public_ip.ingress: reserved public IPs are not in the Always Free list; "
+        "price unconfirmed",
+    )
+    assert verdict_line(result) == (
+        "MAY BE BILLED: 1 item(s), up to an estimated $0.00 a month plus items at unknown prices"
+    )
+
+
+def test_a_shape_known_only_after_apply_may_be_billed() -> None:
+    rc = change(
+        "oci_core_instance", "x", ["create"], instance(shape=""), after_unknown={"shape": True}
+    )
+    result = guard(rc)
+    assert result.may_be_billed == ("oci_core_instance.x: shape unknown until apply: not counted",)
+    assert not result.free
+
+
+def test_blocking_and_may_be_billed_together_say_both() -> None:
+    reserved = change("oci_core_public_ip", "ingress", ["create"], {"lifetime": "RESERVED"})
+    e4 = change(
+        "oci_core_instance", "e4", ["create"], instance("VM.Standard.E4.Flex", ocpus=1, memory=16)
+    )
+    assert verdict_line(guard(reserved, e4)) == (
+        "BLOCKING: 1 finding(s), an estimated $35.77 a month plus items at unknown prices; "
+        "1 more item(s) may be billed"
+    )
 
 
 def test_third_micro_instance_blocks_at_unknown_price() -> None:

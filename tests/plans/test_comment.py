@@ -144,6 +144,30 @@ def test_blocking_guard_marks_the_layer() -> None:
     assert "| 36.50 | ❌ over the free tier |" in md
 
 
+def test_may_be_billed_guard_says_so_in_the_headline_and_the_layer() -> None:
+    guard = {
+        **GUARD,
+        "free": False,
+        "verdict": "MAY BE BILLED: 1 item(s), up to an estimated $2.55 a month",
+        "may_be_billed": ["oci_core_volume.data: performance-based auto-tune may be billed"],
+        "resources": [
+            {
+                "address": "oci_core_volume.data",
+                "origin": "plan:oci",
+                "category": "may-be-billed",
+                "reason": "auto-tune",
+                "monthly_cost": 2.55,
+            }
+        ],
+    }
+    md = render_comment([OCI, QUIET], guard)
+    assert "## freetier plan: ❌ may be billed" in md
+    assert "| oci | 1 | 1 | 1 | 1 | 1 | 1 | 2.55 | ❌ may be billed |" in md
+    assert "| talos | 0 | 0 | 0 | 0 | 0 | 0 | 0.00 | no changes |" in md
+    assert "### ❌ Free-tier guard: MAY BE BILLED: 1 item(s)" in md
+    assert "**May be billed**\n\n- oci_core_volume.data: performance-based" in md
+
+
 def _huge(n: int) -> LayerPlan:
     changes = tuple(
         _change(

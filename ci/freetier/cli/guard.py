@@ -21,7 +21,8 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
         help=COMMANDS["guard"],
         description="Classify every resource the stack, its tofu plans and (with --live) the "
         "tenancy hold: free within a limit, always free, may be billed, or paid. Limits are per "
-        "tenancy, so everything is counted together. Exit 0 free, 1 blocking, 2 bad input.",
+        "tenancy, so everything is counted together. Exit 0 free, 1 blocking or may be billed, "
+        "2 bad input.",
     )
     add_stack(guard)
     guard.add_argument(

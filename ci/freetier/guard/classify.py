@@ -89,11 +89,7 @@ def _number(resource: Resource, path: str, default: float) -> tuple[float, tuple
 def _instance(r: Resource, ctx: Context) -> Assessment:
     if is_unknown(r, "shape"):
         return Assessment(
-            r,
-            "may-be-billed",
-            "shape unknown until apply",
-            monthly_cost=None,
-            warnings=(f"{r.address}: shape is unknown until apply; not counted",),
+            r, "may-be-billed", "shape unknown until apply: not counted", monthly_cost=None
         )
     shape = str(r.values.get("shape", ""))
     boot, warnings = _boot_volume(r, ctx)
@@ -192,7 +188,7 @@ def _public_ip(r: Resource, ctx: Context) -> Assessment:
     why = "reserved public IPs are not in the Always Free list; price unconfirmed"
     if is_unknown(r, "lifetime") or lifetime is None:
         why = "lifetime unknown until apply; a reserved IP may be billed"
-    return Assessment(r, "may-be-billed", why, monthly_cost=None, warnings=(f"{r.address}: {why}",))
+    return Assessment(r, "may-be-billed", why, monthly_cost=None)
 
 
 def _load_balancer(r: Resource, ctx: Context) -> Assessment:

@@ -9,6 +9,9 @@ from freetier.guard.classify import A1_SHAPE, Assessment, Context, classify
 from freetier.guard.profile import LimitName, Profile
 from freetier.guard.resources import Resource
 
+# The categories whose monthly cost (or unknown price) goes into the estimate.
+BILLED = frozenset({"paid", "unknown", "may-be-billed"})
+
 
 @dataclass(frozen=True)
 class LimitUse:
@@ -30,14 +33,15 @@ class GuardResult:
     assessments: tuple[Assessment, ...]
     limits: tuple[LimitUse, ...]
     blocking: tuple[str, ...]
+    may_be_billed: tuple[str, ...]  # not certain to cost, not certain to be free either
     warnings: tuple[str, ...]
-    monthly_cost: float  # what we can price; see cost_known
+    monthly_cost: float  # what we can price, may-be-billed items at their most; see cost_known
     cost_known: bool
     sources: tuple[str, ...]
 
     @property
     def free(self) -> bool:
-        return not self.blocking
+        return not self.blocking and not self.may_be_billed
 
     @property
     def exit_code(self) -> int:
@@ -52,8 +56,11 @@ def evaluate(resources: Iterable[Resource], ctx: Context) -> GuardResult:
     blocking += [
         f"{u.name}: {u.used:g} of {u.limit:g} {u.unit} ({u.note})" for u in limits if u.over
     ]
+    may_be_billed = tuple(
+        f"{a.resource.address}: {a.reason}" for a in assessments if a.category == "may-be-billed"
+    )
     warnings = tuple(w for a in assessments for w in a.warnings)
-    costs = [a.monthly_cost for a in assessments if a.category in ("paid", "unknown")]
+    costs = [a.monthly_cost for a in assessments if a.category in BILLED]
     costs += [u.overage_cost for u in limits if u.over]
     known = [c for c in costs if c is not None]
     return GuardResult(
@@ -61,6 +68,7 @@ def evaluate(resources: Iterable[Resource], ctx: Context) -> GuardResult:
         assessments=assessments,
         limits=limits,
         blocking=tuple(blocking),
+        may_be_billed=may_be_billed,
         warnings=warnings,
         monthly_cost=sum(known),
         cost_known=len(known) == len(costs),

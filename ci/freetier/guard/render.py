@@ -15,7 +15,11 @@ def verdict_line(result: GuardResult) -> str:
     cost = f"an estimated ${result.monthly_cost:,.2f} a month"
     if not result.cost_known:
         cost += " plus items at unknown prices"
-    return f"BLOCKING: {len(result.blocking)} finding(s), {cost}"
+    maybe = len(result.may_be_billed)
+    if not result.blocking:
+        return f"MAY BE BILLED: {maybe} item(s), up to {cost}"
+    line = f"BLOCKING: {len(result.blocking)} finding(s), {cost}"
+    return line + (f"; {maybe} more item(s) may be billed" if maybe else "")
 
 
 def render_guard_text(result: GuardResult) -> str:
@@ -37,7 +41,11 @@ def render_guard_text(result: GuardResult) -> str:
         for a in result.assessments
     ]
     out += _table(rows)
-    for title, items in (("blocking", result.blocking), ("warnings", result.warnings)):
+    for title, items in (
+        ("blocking", result.blocking),
+        ("may be billed", result.may_be_billed),
+        ("warnings", result.warnings),
+    ):
         if items:
             out += ["", f"{title}:", *(f"  - {item}" for item in items)]
     out += ["", verdict_line(result)]
@@ -81,6 +89,7 @@ def guard_json(result: GuardResult) -> dict[str, Any]:
             for a in result.assessments
         ],
         "blocking": list(result.blocking),
+        "may_be_billed": list(result.may_be_billed),
         "warnings": list(result.warnings),
     }
 
@@ -114,7 +123,13 @@ def guard_markdown(body: dict[str, Any], *, resources: bool = True) -> str:
         for u in body["limits"]
         if u["used"] or u["over"]
     ]
-    for title, items in (("Blocking", body["blocking"]), ("Warnings", body["warnings"])):
+    sections = (
+        ("Blocking", body["blocking"]),
+        # Absent from reports written before it existed.
+        ("May be billed", body.get("may_be_billed", [])),
+        ("Warnings", body["warnings"]),
+    )
+    for title, items in sections:
         if items:
             lines += ["", f"**{title}**", "", *(f"- {_md(i)}" for i in items)]
     if resources:
