@@ -11,7 +11,7 @@ import pytest
 
 from freetier.cli import main
 from tests.conftest import PROXMOX_EXAMPLE, ROOT, SHIPPED_STACK
-from tests.guard.planjson import a1, change, plan
+from tests.guard.planjson import a1, change, plan, volume
 
 
 def _freetier() -> str:
@@ -127,10 +127,16 @@ def _write(tmp_path: Path, name: str, text: str) -> Path:
         ("invalid-stack", "required field is missing"),
         ("bad-plan-spec", "--plan oci: expected NAME=FILE"),
         ("layer-twice", "--plan: a layer is named twice"),
+        (
+            "nan-quantity",
+            "plan:oci: oci_core_volume.data: vpus_per_gb = nan is not a quantity",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_one_line(kind: str, fragment: str, tmp_path: Path) -> None:
     good = _write(tmp_path, "good.json", json.dumps(plan()))
+    # json.dumps writes float("nan") as NaN, which Python's (and the guard's) JSON reader takes.
+    nan_volume = change("oci_core_volume", "data", ["create"], volume(vpus=float("nan")))
     args = {
         "malformed-json": ["--plan", f"oci={_write(tmp_path, 'bad.json', '{oops')}"],
         "unsupported-format": [
@@ -151,6 +157,10 @@ def test_bad_input_exits_2_with_one_line(kind: str, fragment: str, tmp_path: Pat
         ],
         "bad-plan-spec": ["--plan", "oci"],
         "layer-twice": ["--plan", f"oci={good}", "--plan", f"oci={good}"],
+        "nan-quantity": [
+            "--plan",
+            f"oci={_write(tmp_path, 'nan.json', json.dumps(plan(nan_volume)))}",
+        ],
     }[kind]
     stack = [] if kind == "invalid-stack" else ["--stack", str(SHIPPED_STACK)]
     proc = subprocess.run(

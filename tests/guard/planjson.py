@@ -72,3 +72,22 @@ def a1(name: str, ocpus: float = 1, memory: float = 6, boot: str = "50") -> dict
         ["create"],
         instance(ocpus=ocpus, memory=memory, boot=boot, display_name=name),
     )
+
+
+def volume(
+    size: str | None = "50",
+    vpus: str | None = "10",
+    autotune: list[dict[str, Any]] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """An oci_core_volume or oci_core_boot_volume after-state as the provider types it:
+    `size_in_gbs` and `vpus_per_gb` are strings, `autotune_policies` a list of blocks whose
+    `max_vpus_per_gb` is a string, `is_auto_tune_enabled` a bool."""
+    return {
+        "display_name": extra.pop("display_name", "data"),
+        "size_in_gbs": size,
+        "vpus_per_gb": vpus,
+        "is_auto_tune_enabled": extra.pop("is_auto_tune_enabled", False),
+        "autotune_policies": autotune or [],
+        **extra,
+    }

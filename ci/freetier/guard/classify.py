@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal, NamedTuple
 
-from freetier.guard.plan import is_unknown, lookup
+from freetier.guard.plan import is_unknown, quantity
 from freetier.guard.profile import LimitName, Prices, Profile
 from freetier.guard.resources import Resource
 
@@ -69,23 +69,6 @@ def _unknown(resource: Resource, ctx: Context, name: str, what: str) -> Assessme
     )
 
 
-def _number(resource: Resource, path: str, default: float) -> tuple[float, tuple[str, ...]]:
-    """A counted attribute; strings (as the provider types sizes) are read as numbers. An unknown
-    or unreadable value counts as `default` with a warning naming the attribute."""
-    default = float(default)
-    if is_unknown(resource, path):
-        return default, (
-            f"{resource.address}: {path} is unknown until apply; counted as {default:g}",
-        )
-    value = lookup(resource.values, path)
-    if value is None:
-        return default, ()
-    try:
-        return float(value), ()
-    except (TypeError, ValueError):
-        return default, (f"{resource.address}: {path} = {value!r} is not a number",)
-
-
 def _instance(r: Resource, ctx: Context) -> Assessment:
     if is_unknown(r, "shape"):
         return Assessment(
@@ -96,8 +79,8 @@ def _instance(r: Resource, ctx: Context) -> Assessment:
     if shape == MICRO_SHAPE:
         usage: dict[LimitName, float] = {"micro_instances": 1, "block_storage_gb": boot}
         return Assessment(r, "free", "E2.1.Micro", usage, warnings=warnings)
-    ocpus, w1 = _number(r, "shape_config[0].ocpus", 1)
-    memory, w2 = _number(r, "shape_config[0].memory_in_gbs", 1)
+    ocpus, w1 = quantity(r, "shape_config[0].ocpus", 1)
+    memory, w2 = quantity(r, "shape_config[0].memory_in_gbs", 1)
     warnings += w1 + w2
     if shape == A1_SHAPE:
         blocking: tuple[str, ...] = ()
@@ -138,14 +121,14 @@ def _boot_volume(r: Resource, ctx: Context) -> tuple[float, tuple[str, ...]]:
     # Live instances report their boot volume as its own resource; plans carry it inline.
     if r.origin == "live" and "source_details" not in r.values:
         return 0, ()
-    return _number(
+    return quantity(
         r, "source_details[0].boot_volume_size_in_gbs", ctx.profile.defaults.boot_volume_gb
     )
 
 
 def _volume(r: Resource, ctx: Context) -> Assessment:
-    size, warnings = _number(r, "size_in_gbs", 50)
-    vpus, w = _number(r, "vpus_per_gb", FREE_VPUS_PER_GB)
+    size, warnings = quantity(r, "size_in_gbs", 50)
+    vpus, w = quantity(r, "vpus_per_gb", FREE_VPUS_PER_GB)
     usage: dict[LimitName, float] = {"block_storage_gb": size}
     if vpus > FREE_VPUS_PER_GB:
         return Assessment(
@@ -161,7 +144,7 @@ def _volume(r: Resource, ctx: Context) -> Assessment:
 
 
 def _boot_volume_resource(r: Resource, ctx: Context) -> Assessment:
-    size, warnings = _number(r, "size_in_gbs", ctx.profile.defaults.boot_volume_gb)
+    size, warnings = quantity(r, "size_in_gbs", ctx.profile.defaults.boot_volume_gb)
     return Assessment(
         r, "free", f"{size:g} GB boot volume", {"block_storage_gb": size}, warnings=warnings
     )
@@ -172,8 +155,9 @@ def _backup(r: Resource, ctx: Context) -> Assessment:
 
 
 def _bucket(r: Resource, ctx: Context) -> Assessment:
-    size = lookup(r.values, "approximate_size")
-    gb = float(size) / GIB if isinstance(size, int | float) else 0.0
+    # A bucket being created is empty: its size is known only after apply, and it is 0.
+    size = 0.0 if is_unknown(r, "approximate_size") else quantity(r, "approximate_size", 0)[0]
+    gb = size / GIB
     return Assessment(r, "free", f"bucket ({gb:.2f} GB stored)", {"object_storage_gb": gb})
 
 
@@ -195,7 +179,7 @@ def _load_balancer(r: Resource, ctx: Context) -> Assessment:
     shape = str(r.values.get("shape", ""))
     free_mbps = ctx.profile.defaults.load_balancer_free_mbps
     if shape == "flexible":
-        mbps, warnings = _number(r, "shape_details[0].maximum_bandwidth_in_mbps", free_mbps)
+        mbps, warnings = quantity(r, "shape_details[0].maximum_bandwidth_in_mbps", free_mbps)
     else:
         digits = shape.removesuffix("Mbps")
         mbps, warnings = (float(digits), ()) if digits.isdigit() else (float("inf"), ())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from freetier.errors import ConfigError
 from freetier.guard.classify import A1_SHAPE, Assessment, Context, classify
 from freetier.guard.profile import LimitName, Profile
 from freetier.guard.resources import Resource
@@ -50,7 +51,7 @@ class GuardResult:
 
 def evaluate(resources: Iterable[Resource], ctx: Context) -> GuardResult:
     kept = dedupe(list(resources))
-    assessments = tuple(classify(r, ctx) for r in kept)
+    assessments = _classify_all(kept, ctx)
     limits = tuple(_limit_uses(assessments, ctx))
     blocking = [b for a in assessments for b in a.blocking]
     blocking += [
@@ -74,6 +75,20 @@ def evaluate(resources: Iterable[Resource], ctx: Context) -> GuardResult:
         cost_known=len(known) == len(costs),
         sources=tuple(sorted({r.origin for r in kept})),
     )
+
+
+def _classify_all(resources: Sequence[Resource], ctx: Context) -> tuple[Assessment, ...]:
+    """Every resource classified; bad quantities in any of them are reported together."""
+    assessments: list[Assessment] = []
+    problems: list[str] = []
+    for r in resources:
+        try:
+            assessments.append(classify(r, ctx))
+        except ConfigError as exc:
+            problems += exc.problems
+    if problems:
+        raise ConfigError(problems)
+    return tuple(assessments)
 
 
 def dedupe(resources: Sequence[Resource]) -> list[Resource]:

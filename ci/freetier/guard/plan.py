@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from freetier.errors import ConfigError
+from freetier.files import shown
 from freetier.guard.resources import Resource
 from freetier.plans.parse import check_format_version, load_plan_json
 
@@ -79,3 +81,37 @@ def is_unknown(resource: Resource, path: str) -> bool:
         if node is None:
             return False
     return node is True
+
+
+def quantity(resource: Resource, path: str, default: float) -> tuple[float, tuple[str, ...]]:
+    """A counted attribute (a size, OCPUs, VPUs), read as a number: the provider types sizes as
+    strings. Unset counts as `default`; unknown until apply counts as `default` with a warning
+    naming the attribute. Anything else that is not a finite number >= 0 (NaN, infinite,
+    negative, not a number) is bad input: ConfigError, one line naming resource and attribute."""
+    default = float(default)
+    if is_unknown(resource, path):
+        return default, (
+            f"{resource.address}: {path} is unknown until apply; counted as {default:g}",
+        )
+    value = lookup(resource.values, path)
+    if value is None:
+        return default, ()
+    number = _finite(value)
+    if number is None or number < 0:
+        raise ConfigError(
+            [
+                f"{resource.origin}: {resource.address}: {path} = {shown(value)} is not a "
+                "quantity (a finite number >= 0)"
+            ]
+        )
+    return number, ()
+
+
+def _finite(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):  # "abc"; an integer too large for a float
+        return None
+    return number if math.isfinite(number) else None
