@@ -51,13 +51,21 @@ def instance(
     ocpus: float | None = 1,
     memory: float | None = 6,
     boot: str | None = "50",
+    vpus: str | None = "10",
     **extra: Any,
 ) -> dict[str, Any]:
-    """An oci_core_instance after-state as the provider types it (sizes are strings)."""
+    """An oci_core_instance after-state as the provider types it: the boot volume's size and
+    VPUs per GB are strings (`source_details[0].boot_volume_size_in_gbs`,
+    `source_details[0].boot_volume_vpus_per_gb`), OCPUs and memory numbers."""
+    source = {
+        "source_type": "image",
+        "boot_volume_size_in_gbs": boot,
+        "boot_volume_vpus_per_gb": vpus,
+    }
     values: dict[str, Any] = {
         "shape": shape,
         "display_name": extra.pop("display_name", "node"),
-        "source_details": [{"source_type": "image", "boot_volume_size_in_gbs": boot}],
+        "source_details": [source],
         **extra,
     }
     if shape.endswith(".Flex"):
@@ -91,3 +99,7 @@ def volume(
         "autotune_policies": autotune or [],
         **extra,
     }
+
+
+def performance_based(maximum: str | None) -> dict[str, Any]:
+    return {"autotune_type": "PERFORMANCE_BASED", "max_vpus_per_gb": maximum}

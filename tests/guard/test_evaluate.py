@@ -88,7 +88,8 @@ def test_block_storage_at_200_is_free_and_201_is_not() -> None:
     over = guard(a1("a", boot="100"), a1("b", boot="101"))
     assert at.free and used(at)["block_storage_gb"] == 200
     assert [b.split(":")[0] for b in over.blocking] == ["block_storage_gb"]
-    assert over.monthly_cost == pytest.approx(0.0255)
+    # The GB over is billed with its Balanced performance: 0.0255 + 10 VPUs x 0.0017.
+    assert over.monthly_cost == pytest.approx(0.0425)
 
 
 def test_unknown_boot_volume_size_warns_naming_the_attribute() -> None:
@@ -277,6 +278,7 @@ def test_higher_performance_volume_is_paid() -> None:
     result = guard(rc)
     assert result.assessments[0].category == "paid"
     assert used(result)["block_storage_gb"] == 50
+    assert result.monthly_cost == pytest.approx(0.85)  # 10 VPUs above Balanced x 50 GB x 0.0017
 
 
 def test_block_volumes_count_with_boot_volumes() -> None:

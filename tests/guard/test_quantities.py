@@ -14,7 +14,7 @@ from freetier.errors import ConfigError
 from freetier.guard.evaluate import evaluate
 from freetier.guard.plan import plan_resources, read_plan
 from tests.conftest import SHIPPED_STACK
-from tests.guard.planjson import a1, change, instance, plan, volume
+from tests.guard.planjson import a1, change, instance, performance_based, plan, volume
 from tests.guard.test_evaluate import ctx
 
 LB = "oci_load_balancer_load_balancer"
@@ -31,6 +31,11 @@ WHERE = {
         lambda bad: instance(boot=bad),
         "source_details[0].boot_volume_size_in_gbs",
     ),
+    "boot vpus": (
+        "oci_core_instance",
+        lambda bad: instance(vpus=bad),
+        "source_details[0].boot_volume_vpus_per_gb",
+    ),
     "ocpus": ("oci_core_instance", lambda bad: instance(ocpus=bad), "shape_config[0].ocpus"),
     "memory": (
         "oci_core_instance",
@@ -40,6 +45,11 @@ WHERE = {
     "volume size": ("oci_core_volume", lambda bad: volume(size=bad), "size_in_gbs"),
     "volume vpus": ("oci_core_volume", lambda bad: volume(vpus=bad), "vpus_per_gb"),
     "boot volume size": ("oci_core_boot_volume", lambda bad: volume(size=bad), "size_in_gbs"),
+    "auto-tune maximum": (
+        "oci_core_volume",
+        lambda bad: volume(autotune=[performance_based(bad)]),
+        "autotune_policies[0].max_vpus_per_gb",
+    ),
     "bandwidth": (LB, _lb, "shape_details[0].maximum_bandwidth_in_mbps"),
     "bucket size": (
         "oci_objectstorage_bucket",

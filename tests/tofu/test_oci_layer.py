@@ -588,6 +588,8 @@ def test_instances_are_hardened(layer: dict[str, Block]) -> None:
         assert unquote(source.attr("source_type")) == "image", name
         assert "var.image_ocids" in source.attr("source_id"), name
         assert "boot_volume_gb" in source.attr("boot_volume_size_in_gbs"), name
+        # Balanced (10 VPUs/GB) is what Always Free includes; more is billed.
+        assert source.attr("boot_volume_vpus_per_gb") == "10", name
         launch = instance.one("launch_options")
         assert unquote(launch.attr("network_type")) == "PARAVIRTUALIZED", name
         assert unquote(launch.attr("boot_volume_type")) == "PARAVIRTUALIZED", name

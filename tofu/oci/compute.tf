@@ -23,6 +23,9 @@ resource "oci_core_instance" "node" {
     source_type             = "image"
     source_id               = lookup(var.image_ocids, local.instance_arch[each.key], "")
     boot_volume_size_in_gbs = each.value.boot_volume_gb
+    # Balanced, the performance Always Free includes: set, so the plan shows it and the
+    # free-tier guard checks it (unset, it is known only after apply).
+    boot_volume_vpus_per_gb = 10
   }
 
   create_vnic_details {
@@ -81,6 +84,7 @@ resource "oci_core_instance" "bastion" {
     source_type             = "image"
     source_id               = lookup(var.image_ocids, local.bastion_arch, "")
     boot_volume_size_in_gbs = var.bastion.boot_volume_gb
+    boot_volume_vpus_per_gb = 10 # Balanced, as for the nodes
   }
 
   create_vnic_details {

@@ -7,17 +7,21 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal, NamedTuple
 
+from freetier.guard.performance import Charge, performance_charge
 from freetier.guard.plan import is_unknown, quantity
 from freetier.guard.profile import LimitName, Prices, Profile
 from freetier.guard.resources import Resource
 
 Category = Literal["free", "always-free", "may-be-billed", "paid", "unknown", "allowed"]
+# Which category wins when a resource is two things at once (a free A1 instance whose boot
+# volume runs above the free performance level is paid).
+RANK: Mapping[Category, int] = MappingProxyType(
+    {"always-free": 0, "free": 1, "allowed": 2, "may-be-billed": 3, "paid": 4, "unknown": 5}
+)
 A1_SHAPE = "VM.Standard.A1.Flex"
 MICRO_SHAPE = "VM.Standard.E2.1.Micro"
 GIB = 1024**3
 NO_USAGE: Mapping[LimitName, float] = MappingProxyType({})
-# Balanced performance (10 VPUs/GB) is what Always Free block volumes get; more is billed.
-FREE_VPUS_PER_GB = 10
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,47 @@ def _unknown(resource: Resource, ctx: Context, name: str, what: str) -> Assessme
     )
 
 
+def _with_charge(a: Assessment, charge: Charge) -> Assessment:
+    """`a` plus what its volume's performance costs above the free level."""
+    if charge.category == "free":
+        return a._replace(warnings=a.warnings + charge.warnings) if charge.warnings else a
+    cost = (
+        None
+        if a.monthly_cost is None or charge.monthly_cost is None
+        else a.monthly_cost + charge.monthly_cost
+    )
+    paid = (f"{a.resource.address}: {charge.reason}",) if charge.category == "paid" else ()
+    return a._replace(
+        category=max(a.category, charge.category, key=RANK.__getitem__),
+        reason=f"{a.reason}; {charge.reason}",
+        monthly_cost=cost,
+        blocking=a.blocking + paid,
+        warnings=a.warnings + charge.warnings,
+    )
+
+
+def _charge(r: Resource, ctx: Context, size: float, vpus: str, policies: str | None) -> Charge:
+    return performance_charge(
+        r,
+        size,
+        vpus,
+        free_vpus=ctx.profile.defaults.free_vpus_per_gb,
+        price=ctx.prices.storage["block_volume_vpu_gb_month"],
+        policies_path=policies,
+    )
+
+
 def _instance(r: Resource, ctx: Context) -> Assessment:
+    assessment = _instance_shape(r, ctx)
+    if not _inline_boot_volume(r):
+        return assessment
+    size = assessment.usage.get("block_storage_gb", 0.0)
+    return _with_charge(
+        assessment, _charge(r, ctx, size, "source_details[0].boot_volume_vpus_per_gb", None)
+    )
+
+
+def _instance_shape(r: Resource, ctx: Context) -> Assessment:
     if is_unknown(r, "shape"):
         return Assessment(
             r, "may-be-billed", "shape unknown until apply: not counted", monthly_cost=None
@@ -117,9 +161,14 @@ def _instance(r: Resource, ctx: Context) -> Assessment:
     )
 
 
+def _inline_boot_volume(r: Resource) -> bool:
+    """Plans and the stack carry an instance's boot volume inline; the live tenancy reports it
+    as a resource of its own (oci_core_boot_volume)."""
+    return r.origin != "live" or "source_details" in r.values
+
+
 def _boot_volume(r: Resource, ctx: Context) -> tuple[float, tuple[str, ...]]:
-    # Live instances report their boot volume as its own resource; plans carry it inline.
-    if r.origin == "live" and "source_details" not in r.values:
+    if not _inline_boot_volume(r):
         return 0, ()
     return quantity(
         r, "source_details[0].boot_volume_size_in_gbs", ctx.profile.defaults.boot_volume_gb
@@ -127,27 +176,21 @@ def _boot_volume(r: Resource, ctx: Context) -> tuple[float, tuple[str, ...]]:
 
 
 def _volume(r: Resource, ctx: Context) -> Assessment:
-    size, warnings = quantity(r, "size_in_gbs", 50)
-    vpus, w = quantity(r, "vpus_per_gb", FREE_VPUS_PER_GB)
-    usage: dict[LimitName, float] = {"block_storage_gb": size}
-    if vpus > FREE_VPUS_PER_GB:
-        return Assessment(
-            r,
-            "paid",
-            f"{vpus:g} VPUs/GB: higher performance is billed",
-            usage,
-            monthly_cost=None,
-            blocking=(f"{r.address}: vpus_per_gb {vpus:g} > 10 is billed",),
-            warnings=warnings + w,
-        )
-    return Assessment(r, "free", f"{size:g} GB volume", usage, warnings=warnings + w)
+    return _sized_volume(r, ctx, "volume", ctx.profile.defaults.block_volume_gb)
 
 
 def _boot_volume_resource(r: Resource, ctx: Context) -> Assessment:
-    size, warnings = quantity(r, "size_in_gbs", ctx.profile.defaults.boot_volume_gb)
-    return Assessment(
-        r, "free", f"{size:g} GB boot volume", {"block_storage_gb": size}, warnings=warnings
+    return _sized_volume(r, ctx, "boot volume", ctx.profile.defaults.boot_volume_gb)
+
+
+def _sized_volume(r: Resource, ctx: Context, what: str, default_gb: int) -> Assessment:
+    """oci_core_volume and oci_core_boot_volume: their size counts against the block storage
+    limit; performance above the free level, fixed or auto-tuned, is billed."""
+    size, warnings = quantity(r, "size_in_gbs", default_gb)
+    base = Assessment(
+        r, "free", f"{size:g} GB {what}", {"block_storage_gb": size}, warnings=warnings
     )
+    return _with_charge(base, _charge(r, ctx, size, "vpus_per_gb", "autotune_policies"))
 
 
 def _backup(r: Resource, ctx: Context) -> Assessment:

@@ -132,10 +132,12 @@ def _overage_cost(name: LimitName, over: float, ctx: Context) -> float | None:
         return 0.0
     prices, hours = ctx.prices, ctx.prices.hours_per_month
     a1 = prices.shapes[A1_SHAPE]
+    balanced = ctx.profile.defaults.free_vpus_per_gb * prices.storage["block_volume_vpu_gb_month"]
     per_month: dict[str, float] = {
         "a1_ocpus": a1.ocpu_hour * hours,
         "a1_memory_gb": a1.gb_hour * hours,
-        "block_storage_gb": prices.storage["block_volume_gb_month"],
+        # A GB beyond the free ones is billed with its Balanced performance units.
+        "block_storage_gb": prices.storage["block_volume_gb_month"] + balanced,
         "object_storage_gb": prices.storage["object_storage_gb_month"],
     }
     return over * per_month[name] if name in per_month else None

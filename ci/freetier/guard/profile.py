@@ -36,6 +36,8 @@ class Limit(_Data):
 
 class Defaults(_Data):
     boot_volume_gb: int
+    block_volume_gb: int
+    free_vpus_per_gb: int
     load_balancer_free_mbps: int
 
 
