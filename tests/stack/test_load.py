@@ -52,6 +52,12 @@ TEXT_CASES = [
         "instances[0].ocpus: A1 OCPUs must be a whole number (got 1.5)",
     ),
     (
+        "fractional-budget",
+        "  amount: 1\n",
+        "  amount: 1.5\n",
+        "budget.amount: Input should be a valid integer (got 1.5)",
+    ),
+    (
         "missing-required",
         "budget:\n  alert_email: you@example.com\n",
         "budget:\n",

@@ -26,3 +26,17 @@ def test_schema_forbids_unknown_keys_and_knows_the_topologies() -> None:
     assert schema["properties"]["topology"]["enum"] == ["direct", "proxmox"]
     assert set(schema["required"]) >= {"name", "oci", "instances", "network", "budget"}
     json.dumps(schema)  # serialisable as is
+
+
+def test_schema_takes_only_a_whole_budget_amount() -> None:
+    """Editors validating stack.yaml against the schema refuse 1.5, as the model and
+    tofu/oci do (the provider types a budget's amount as an integer)."""
+    import jsonschema
+    import yaml
+
+    stack = yaml.safe_load(SHIPPED_STACK.read_text())
+    validator = jsonschema.Draft202012Validator(stack_schema())
+    assert not list(validator.iter_errors(stack))
+    stack["budget"]["amount"] = 1.5
+    (error,) = validator.iter_errors(stack)
+    assert list(error.path) == ["budget", "amount"] and error.validator == "type"

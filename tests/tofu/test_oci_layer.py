@@ -67,7 +67,7 @@ GOOD_VARS: dict[str, Any] = {
     "subnet_cidr": "10.0.1.0/24",
     "admin_cidrs": ["203.0.113.10/32"],
     "budget_alert_email": "you@example.com",
-    "budget_amount": 1.0,
+    "budget_amount": 1,
     "free_tier_limits": {
         "a1_ocpus": 2.0,
         "a1_memory_gb": 12.0,
@@ -394,6 +394,14 @@ BAD_CASES: dict[str, tuple[Callable[[], dict[str, Any]], list[str]]] = {
     "unknown role": (
         with_vars(instances={"node-1": {**a1(1, 6), "role": "etcd"}}),
         ["Instance role must be one of controlplane, worker, proxmox-host."],
+    ),
+    "fractional budget": (
+        with_vars(budget_amount=1.5),
+        ["budget_amount must be a whole number greater than 0"],
+    ),
+    "zero budget": (
+        with_vars(budget_amount=0),
+        ["budget_amount must be a whole number greater than 0"],
     ),
     "private key instead of a public one": (
         with_vars(ssh_public_key="-----BEGIN OPENSSH PRIVATE KEY-----"),

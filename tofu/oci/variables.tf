@@ -234,12 +234,15 @@ variable "budget_alert_email" {
 }
 
 variable "budget_amount" {
-  description = "Monthly budget in the tenancy's currency. Alerts fire on the first cent anyway; this only sizes the budget."
+  description = "Monthly budget in the tenancy's currency, a whole number. Alerts fire on the first cent anyway; this only sizes the budget."
   type        = number
 
+  # The provider types oci_budget_budget.amount as an integer ("Float per spec, but the
+  # service will only accept integers": oracle/terraform-provider-oci,
+  # internal/service/budget/budget_budget_resource.go); 1.5 would pass here, then fail at plan.
   validation {
-    condition     = var.budget_amount > 0
-    error_message = "budget_amount must be greater than 0."
+    condition     = var.budget_amount > 0 && floor(var.budget_amount) == var.budget_amount
+    error_message = "budget_amount must be a whole number greater than 0 (OCI budgets take whole amounts)."
   }
 }
 

@@ -113,9 +113,13 @@ class Apps(_Model):
 
 class Budget(_Model):
     alert_email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+    # A whole number: the OCI provider types a budget's amount as an integer ("Float per
+    # spec, but the service will only accept integers", oracle/terraform-provider-oci
+    # internal/service/budget/budget_budget_resource.go), so 1.5 would fail at plan.
     amount: Annotated[
-        float, Field(gt=0, description="Monthly budget in the tenancy's currency.")
-    ] = 1.0
+        int,
+        Field(gt=0, description="Monthly budget in the tenancy's currency, a whole number."),
+    ] = 1
 
 
 class FreeTier(_Model):
