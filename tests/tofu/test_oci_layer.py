@@ -74,6 +74,7 @@ GOOD_VARS: dict[str, Any] = {
         "a1_instances": 2.0,
         "micro_instances": 2.0,
         "block_storage_gb": 200.0,
+        "volume_backups": 5.0,
     },
 }
 
@@ -81,6 +82,7 @@ PROBE_MAIN = """\
 resource "terraform_data" "probe" {}
 
 output "quota_statements" { value = local.quota_statements }
+output "quota_unknown_shapes" { value = local.quota_unknown_shapes }
 output "instance_ad_number" { value = local.instance_ad_number }
 output "bastion_ad_number" { value = local.bastion_ad_number }
 output "instance_arch" { value = local.instance_arch }
@@ -454,24 +456,80 @@ def test_good_variants_plan(probe: Probe) -> None:
 # --- derived values, computed by terraform -------------------------------------
 
 
-def test_quota_statements_come_from_the_free_tier_limits(probe: Probe) -> None:
+ZEROS = [
+    "zero compute-core quotas in tenancy",
+    "zero compute-memory quotas in tenancy",
+    "zero block-storage quotas in tenancy",
+]
+LONDON = "in tenancy where request.region = 'uk-london-1'"
+
+
+def in_ad(n: int) -> str:
+    return f"in tenancy where request.ad = 'uk-london-1-ad-{n}'"
+
+
+def test_quota_zeroes_the_families_then_allows_the_free_tier_in_the_home_region(
+    probe: Probe,
+) -> None:
     statements = probe.outputs(GOOD_VARS)["quota_statements"]
     assert statements == [
-        "set block-storage quota total-storage-gb to 200 in tenancy",
-        "set compute-core quota standard-a1-core-count to 2 in tenancy",
-        "set compute-core quota standard-a1-core-regional-count to 2 in tenancy",
-        "set compute-core quota standard-e2-micro-core-count to 2 in tenancy",
-        "set compute-memory quota standard-a1-memory-count to 12 in tenancy",
-        "set compute-memory quota standard-a1-memory-regional-count to 12 in tenancy",
-        "zero compute-core quota standard-e3-core-ad-count in tenancy",
-        "zero compute-core quota standard-e4-core-count in tenancy",
-        "zero compute-core quota standard-e5-core-count in tenancy",
-        "zero compute-core quota standard2-core-count in tenancy",
-        "zero compute-core quota standard3-core-count in tenancy",
+        *ZEROS,
+        f"set block-storage quota total-storage-gb to 200 {in_ad(1)}",
+        f"set block-storage quota volume-count to 4 {in_ad(1)}",
+        f"set compute-core quota standard-a1-core-count to 2 {in_ad(1)}",
+        f"set compute-core quota standard-e2-micro-core-count to 2 {in_ad(1)}",
+        f"set compute-memory quota standard-a1-memory-count to 12 {in_ad(1)}",
+        f"set block-storage quota backup-count to 5 {LONDON}",
+        f"set compute-core quota standard-a1-core-regional-count to 2 {LONDON}",
+        f"set compute-memory quota standard-a1-memory-regional-count to 12 {LONDON}",
     ]
 
 
-def test_quota_follows_other_limits_and_spares_a_family_in_use(probe: Probe) -> None:
+def test_quota_splits_the_allowance_over_the_ads_so_the_caps_add_up_to_it(
+    probe: Probe,
+) -> None:
+    """AD-scoped quotas apply to each AD: each AD gets what its instances use, the first
+    listed AD (2) also gets what is left, and the caps add up to the allowance."""
+    data = variant(
+        availability_domains=[2, 1, 3],
+        instances={"node-1": a1(1, 6, ad=1), "node-2": a1(1, 6, ad=3)},
+        bastion={**GOOD_VARS["bastion"], "availability_domain": 1},
+    )
+    statements = probe.outputs(data)["quota_statements"]
+    assert statements == [
+        *ZEROS,
+        # node-1 and the bastion in AD 1, node-2 in AD 3, the 50 GB left in AD 2.
+        f"set block-storage quota total-storage-gb to 100 {in_ad(1)}",
+        f"set block-storage quota total-storage-gb to 50 {in_ad(2)}",
+        f"set block-storage quota total-storage-gb to 50 {in_ad(3)}",
+        f"set block-storage quota volume-count to 2 {in_ad(1)}",
+        f"set block-storage quota volume-count to 1 {in_ad(2)}",
+        f"set block-storage quota volume-count to 1 {in_ad(3)}",
+        f"set compute-core quota standard-a1-core-count to 1 {in_ad(1)}",
+        f"set compute-core quota standard-a1-core-count to 1 {in_ad(3)}",
+        f"set compute-core quota standard-e2-micro-core-count to 1 {in_ad(1)}",
+        f"set compute-core quota standard-e2-micro-core-count to 1 {in_ad(2)}",
+        f"set compute-memory quota standard-a1-memory-count to 6 {in_ad(1)}",
+        f"set compute-memory quota standard-a1-memory-count to 6 {in_ad(3)}",
+        f"set block-storage quota backup-count to 5 {LONDON}",
+        f"set compute-core quota standard-a1-core-regional-count to 2 {LONDON}",
+        f"set compute-memory quota standard-a1-memory-regional-count to 12 {LONDON}",
+    ]
+
+
+def test_quota_follows_ad_rotation(probe: Probe) -> None:
+    data = variant(
+        availability_domains=[1, 2],
+        instances={"node-1": a1(2, 12, ad=1)},
+        bastion={**GOOD_VARS["bastion"], "enabled": False},
+        ad_rotation=1,
+    )
+    statements = probe.outputs(data)["quota_statements"]
+    assert f"set compute-core quota standard-a1-core-count to 2 {in_ad(2)}" in statements
+    assert not any("standard-a1-core-count" in s and "ad-1'" in s for s in statements)
+
+
+def test_quota_allows_a_paid_flexible_shape_only_what_it_uses(probe: Probe) -> None:
     data = variant(
         instances={
             "pve-1": {
@@ -489,13 +547,84 @@ def test_quota_follows_other_limits_and_spares_a_family_in_use(probe: Probe) -> 
             "a1_instances": 4.0,
             "micro_instances": 2.0,
             "block_storage_gb": 200.0,
+            "volume_backups": 5.0,
         },
     )
-    statements = probe.outputs(data)["quota_statements"]
-    assert "set compute-core quota standard-a1-core-count to 4 in tenancy" in statements
-    assert "set compute-memory quota standard-a1-memory-count to 24 in tenancy" in statements
-    assert not any("standard-e4-core-count" in s for s in statements), statements
-    assert "zero compute-core quota standard-e5-core-count in tenancy" in statements
+    out = probe.outputs(data)
+    assert out["quota_unknown_shapes"] == []
+    assert out["quota_statements"] == [
+        *ZEROS,
+        f"set block-storage quota total-storage-gb to 200 {in_ad(1)}",
+        f"set block-storage quota volume-count to 4 {in_ad(1)}",
+        f"set compute-core quota standard-a1-core-count to 4 {in_ad(1)}",
+        f"set compute-core quota standard-e2-micro-core-count to 2 {in_ad(1)}",
+        f"set compute-core quota standard-e4-core-count to 1 {in_ad(1)}",
+        f"set compute-memory quota standard-a1-memory-count to 24 {in_ad(1)}",
+        f"set compute-memory quota standard-e4-memory-count to 8 {in_ad(1)}",
+        f"set block-storage quota backup-count to 5 {LONDON}",
+        f"set compute-core quota standard-a1-core-regional-count to 4 {LONDON}",
+        f"set compute-memory quota standard-a1-memory-regional-count to 24 {LONDON}",
+    ]
+
+
+def test_shapes_no_documented_quota_allows_are_named(probe: Probe) -> None:
+    fixed = {
+        "role": "proxmox-host",
+        "shape": "VM.Standard2.1",
+        "boot_volume_gb": 50,
+        "availability_domain": 1,
+    }
+    e5 = {**fixed, "shape": "VM.Standard.E5.Flex", "ocpus": 1, "memory_gb": 8}
+    out = probe.outputs(variant(instances={"a": fixed, "b": e5, "c": a1(1, 6)}))
+    assert out["quota_unknown_shapes"] == ["VM.Standard.E5.Flex", "VM.Standard2.1"]
+
+
+QUOTA_STATEMENT = re.compile(
+    r"zero (?P<family>[a-z-]+) quotas in tenancy"
+    r"|set (?P<set_family>[a-z-]+) quota (?P<name>[a-z0-9-]+) to [0-9]+ in tenancy"
+    r" where request\.(ad = 'uk-london-1-ad-[1-3]'|region = 'uk-london-1')"
+)
+
+
+def test_the_readme_shows_the_shipped_stacks_quota(probe: Probe) -> None:
+    readme = (LAYER / "README.md").read_text(encoding="utf-8")
+    after = readme.index("For the shipped stack")
+    start = readme.index("```\n", after) + 4
+    shown = readme[start : readme.index("\n```", start)]
+    data = json.loads(tfvars_text(load_stack(SHIPPED_STACK)))
+    assert shown.splitlines() == probe.outputs(data)["quota_statements"]
+
+
+def cited_quota_names() -> tuple[set[str], set[str]]:
+    """The quota names locals.tf's comment lists under "Quota names and scopes": those
+    under a documentation source, and those under THIRD-PARTY ONLY."""
+    text = (LAYER / "locals.tf").read_text(encoding="utf-8")
+    block = text[
+        text.index("# Quota names and scopes") : text.index(
+            "\nlocals {", text.index("# Quota names and scopes")
+        )
+    ]
+    oracle, third_party = block.split("THIRD-PARTY ONLY")
+    names = re.compile(r"\b[a-z0-9]+(?:-[a-z0-9]+)*-(?:count|gb)\b")
+    return set(names.findall(oracle)), set(names.findall(third_party))
+
+
+def test_every_quota_name_is_cited_and_third_party_ones_are_marked(probe: Probe) -> None:
+    """Each statement has Oracle's syntax, and each name it uses is listed in locals.tf's
+    comment under its source; the names no Oracle quota page lists sit under THIRD-PARTY."""
+    oracle, third_party = cited_quota_names()
+    statements = probe.outputs(GOOD_VARS)["quota_statements"]
+    e4 = {**a1(1, 8), "role": "proxmox-host", "shape": "VM.Standard.E4.Flex"}
+    statements += probe.outputs(variant(instances={"pve-1": e4}))["quota_statements"]
+    used = set()
+    for statement in statements:
+        match = QUOTA_STATEMENT.fullmatch(statement)
+        assert match, statement
+        if match["name"]:
+            used.add(match["name"])
+    assert used <= oracle | third_party, used - oracle - third_party
+    assert third_party == {"standard-a1-core-regional-count", "standard-a1-memory-regional-count"}
+    assert not oracle & third_party
 
 
 def test_ad_rotation_moves_along_the_allowed_ads(probe: Probe) -> None:
@@ -700,17 +829,14 @@ def test_budget_alerts_on_actual_and_forecast_spend(layer: dict[str, Block]) -> 
         assert rule.attr("recipients") == "var.budget_alert_email"
 
 
-def test_quota_caps_a1_in_the_tenancy(layer: dict[str, Block]) -> None:
+def test_quota_lives_in_the_tenancy_and_refuses_shapes_it_cannot_allow(
+    layer: dict[str, Block],
+) -> None:
     quota = resources(layer, "oci_limits_quota")["free_tier"]
     assert quota.attr("compartment_id") == "local.tenancy_ocid"
     assert quota.attr("statements") == "local.quota_statements"
-    quota_locals = " ".join(
-        value for b in layer["locals.tf"].find("locals") for value in b.attributes.values()
-    )
-    for name in ("standard-a1-core-count", "standard-a1-memory-count"):
-        assert name in quota_locals
-    assert "var.free_tier_limits.a1_ocpus" in quota_locals
-    assert "var.free_tier_limits.a1_memory_gb" in quota_locals
+    (precondition,) = quota.one("lifecycle").find("precondition")
+    assert precondition.attr("condition") == "length(local.quota_unknown_shapes) == 0"
 
 
 def test_locals_and_variables_stand_alone(layer: dict[str, Block]) -> None:

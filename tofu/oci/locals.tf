@@ -29,39 +29,125 @@ locals {
   }
 }
 
-# Quota statements (quota.tf). Family and quota names: compute-core,
-# compute-memory and block-storage from Oracle's compute quota reference.
-# AD-scoped counts (standard-a1-core-count) apply to each AD separately, so the
-# regional counts cap the region as a whole.
+# Quota statements (quota.tf): an allow-list. Whole families are zeroed in every
+# region, then the home region gets back exactly the free allowance, split over the
+# stack's availability domains so the caps add up to the allowance and no more.
+#
+# Syntax, Oracle's "Quota Policy Syntax"
+# (https://docs.oracle.com/en-us/iaas/Content/Quotas/Concepts/quota_policy_syntax.htm):
+# `zero <family> quotas in tenancy`, `set <family> quota <name> to <n> in tenancy`,
+# conditions `where request.region = '<region>'` and `where request.ad = '<ad>'`; an
+# AD-scoped quota set without `request.ad` applies to EACH AD, so a bare
+# `set ... standard-a1-core-count to 2` would allow 2 per AD, 6 in a 3-AD region. The AD
+# value is written as Oracle's compute quota example writes it, 'us-phoenix-1-ad-2'
+# (https://docs.oracle.com/en-us/iaas/Content/Quotas/Concepts/resourcequotas_topic-Compute_Quotas.htm).
+#
+# Quota names and scopes, with where each is documented:
+#   compute-core family, Oracle's Compute Quotas page (above), all AD-scoped:
+#     standard-a1-core-count, standard-e2-micro-core-count, standard3-core-count,
+#     standard-e3-core-ad-count, standard-e4-core-count
+#   compute-memory family, same page, AD-scoped:
+#     standard-a1-memory-count, standard3-memory-count, standard-e3-memory-count,
+#     standard-e4-memory-count
+#   block-storage family, Oracle's Block Volume Quotas page
+#   (https://docs.oracle.com/en-us/iaas/Content/Quotas/Concepts/resourcequotas_topic-Block_Volume_Quotas.htm):
+#     total-storage-gb (AD: block and boot volumes, GB), volume-count (AD: block and
+#     boot volumes), backup-count (regional: block and boot volume backups)
+#   THIRD-PARTY ONLY (not on Oracle's quota pages; the names of Oracle's regional A1
+#   service limits, used as quotas in public configurations which report that zeroing
+#   compute-core / compute-memory zeroes them too and that an A1 launch checks them):
+#     standard-a1-core-regional-count, standard-a1-memory-regional-count
 locals {
-  quota_set = {
-    "compute-core quota standard-a1-core-count"              = var.free_tier_limits.a1_ocpus
-    "compute-core quota standard-a1-core-regional-count"     = var.free_tier_limits.a1_ocpus
-    "compute-memory quota standard-a1-memory-count"          = var.free_tier_limits.a1_memory_gb
-    "compute-memory quota standard-a1-memory-regional-count" = var.free_tier_limits.a1_memory_gb
-    # One OCPU per E2.1.Micro instance.
-    "compute-core quota standard-e2-micro-core-count" = var.free_tier_limits.micro_instances
-    "block-storage quota total-storage-gb"            = var.free_tier_limits.block_storage_gb
+  quota_families = ["compute-core", "compute-memory", "block-storage"]
+  quota_ad_label = { for ad in var.availability_domains : ad => "${var.region}-ad-${ad}" }
+
+  # Every machine this layer launches, in the AD it launches in (after ad_rotation).
+  quota_launches = concat(
+    [for name, i in var.instances : {
+      shape = i.shape, ocpus = i.ocpus, memory_gb = i.memory_gb, boot_gb = i.boot_volume_gb,
+      ad    = local.instance_ad_number[name]
+    }],
+    var.bastion.enabled ? [{
+      shape = var.bastion.shape, ocpus = null, memory_gb = null, boot_gb = var.bastion.boot_volume_gb,
+      ad    = local.bastion_ad_number
+    }] : [],
+  )
+
+  # The Always Free allowance per AD-scoped quota, and what the launches use of it.
+  # An E2.1.Micro counts as one OCPU. Volumes are 50 GB at least (the OCI minimum), so
+  # the storage allowance holds at most block_storage_gb / 50 of them.
+  quota_free = {
+    "compute-core quota standard-a1-core-count" = {
+      allowance = var.free_tier_limits.a1_ocpus
+      used      = { for ad in var.availability_domains : ad => sum(concat([0], [for l in local.quota_launches : l.ocpus if l.ad == ad && strcontains(l.shape, ".A1.")])) }
+    }
+    "compute-memory quota standard-a1-memory-count" = {
+      allowance = var.free_tier_limits.a1_memory_gb
+      used      = { for ad in var.availability_domains : ad => sum(concat([0], [for l in local.quota_launches : l.memory_gb if l.ad == ad && strcontains(l.shape, ".A1.")])) }
+    }
+    "compute-core quota standard-e2-micro-core-count" = {
+      allowance = var.free_tier_limits.micro_instances
+      used      = { for ad in var.availability_domains : ad => length([for l in local.quota_launches : l if l.ad == ad && l.shape == "VM.Standard.E2.1.Micro"]) }
+    }
+    "block-storage quota total-storage-gb" = {
+      allowance = var.free_tier_limits.block_storage_gb
+      used      = { for ad in var.availability_domains : ad => sum(concat([0], [for l in local.quota_launches : l.boot_gb if l.ad == ad])) }
+    }
+    "block-storage quota volume-count" = {
+      allowance = floor(var.free_tier_limits.block_storage_gb / 50)
+      used      = { for ad in var.availability_domains : ad => length([for l in local.quota_launches : l if l.ad == ad]) }
+    }
+  }
+  # Each AD gets what its launches use; the first AD of availability_domains also gets
+  # what is left of the allowance. The caps add up to the allowance exactly (the
+  # variable validations keep the launches within it).
+  quota_free_caps = {
+    for quota, q in local.quota_free : quota => {
+      for ad in var.availability_domains : ad => q.used[ad] + (
+        ad == var.availability_domains[0] ? q.allowance - sum(values(q.used)) : 0
+      )
+    }
   }
 
-  # Paid shape families with no Always Free allowance are zeroed, except a
-  # family a configured instance uses on purpose (a `proxmox` stack on paid
-  # KVM shapes, which the free-tier guard has already priced).
-  paid_core_families = {
-    "standard2-core-count"      = ".Standard2."
-    "standard3-core-count"      = ".Standard3."
-    "standard-e3-core-ad-count" = ".Standard.E3."
-    "standard-e4-core-count"    = ".Standard.E4."
-    "standard-e5-core-count"    = ".Standard.E5."
+  # Paid flexible shapes a configured instance uses on purpose (a `proxmox` stack on
+  # KVM shapes, priced by the free-tier guard first) get exactly what those instances
+  # use, in their ADs. Any other shape has no documented quota to set: the quota
+  # refuses it (quota.tf's precondition says so before apply).
+  quota_paid_series = {
+    ".Standard3."   = { core = "standard3-core-count", memory = "standard3-memory-count" }
+    ".Standard.E3." = { core = "standard-e3-core-ad-count", memory = "standard-e3-memory-count" }
+    ".Standard.E4." = { core = "standard-e4-core-count", memory = "standard-e4-memory-count" }
   }
-  configured_shapes = concat([for i in values(var.instances) : i.shape], var.bastion.enabled ? [var.bastion.shape] : [])
-  quota_zero = [
-    for quota, series in local.paid_core_families : "compute-core quota ${quota}"
-    if !anytrue([for shape in local.configured_shapes : strcontains(shape, series)])
-  ]
+  quota_paid = merge([
+    for series, q in local.quota_paid_series : {
+      "compute-core quota ${q.core}"     = { for ad in var.availability_domains : ad => sum(concat([0], [for l in local.quota_launches : l.ocpus if l.ad == ad && strcontains(l.shape, series)])) }
+      "compute-memory quota ${q.memory}" = { for ad in var.availability_domains : ad => sum(concat([0], [for l in local.quota_launches : l.memory_gb if l.ad == ad && strcontains(l.shape, series)])) }
+    }
+  ]...)
+  quota_unknown_shapes = sort(distinct([
+    for l in local.quota_launches : l.shape
+    if !strcontains(l.shape, ".A1.") && l.shape != "VM.Standard.E2.1.Micro"
+    && !(endswith(l.shape, ".Flex") && anytrue([for series in keys(local.quota_paid_series) : strcontains(l.shape, series)]))
+  ]))
+
+  # Regional quotas, in the home region only.
+  quota_regional = {
+    "compute-core quota standard-a1-core-regional-count"     = var.free_tier_limits.a1_ocpus     # third-party name, see above
+    "compute-memory quota standard-a1-memory-regional-count" = var.free_tier_limits.a1_memory_gb # third-party name, see above
+    "block-storage quota backup-count"                       = var.free_tier_limits.volume_backups
+  }
 
   quota_statements = concat(
-    [for quota, value in local.quota_set : format("set %s to %d in tenancy", quota, floor(value))],
-    [for quota in local.quota_zero : "zero ${quota} in tenancy"],
+    [for family in local.quota_families : "zero ${family} quotas in tenancy"],
+    flatten([
+      for quota, caps in merge(local.quota_free_caps, local.quota_paid) : [
+        for ad, cap in caps : format("set %s to %d in tenancy where request.ad = '%s'", quota, floor(cap), local.quota_ad_label[ad])
+        if cap > 0
+      ]
+    ]),
+    [
+      for quota, value in local.quota_regional : format("set %s to %d in tenancy where request.region = '%s'", quota, floor(value), var.region)
+      if value > 0
+    ],
   )
 }

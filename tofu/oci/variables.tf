@@ -247,19 +247,20 @@ variable "budget_amount" {
 }
 
 variable "free_tier_limits" {
-  description = "The Always Free allowance the stack must fit: A1 OCPUs and GB, A1 and E2.1.Micro instance counts, block storage GB."
+  description = "The Always Free allowance the stack must fit: A1 OCPUs and GB, A1 and E2.1.Micro instance counts, block storage GB, volume backups."
   type = object({
     a1_ocpus         = number
     a1_memory_gb     = number
     a1_instances     = number
     micro_instances  = number
     block_storage_gb = number
+    volume_backups   = number
   })
 
   validation {
     condition = alltrue([for v in [
       var.free_tier_limits.a1_ocpus, var.free_tier_limits.a1_memory_gb, var.free_tier_limits.a1_instances,
-      var.free_tier_limits.micro_instances, var.free_tier_limits.block_storage_gb,
+      var.free_tier_limits.micro_instances, var.free_tier_limits.block_storage_gb, var.free_tier_limits.volume_backups,
     ] : v >= 0 && floor(v) == v])
     error_message = "free_tier_limits values must be whole numbers >= 0 (they become quota statements)."
   }

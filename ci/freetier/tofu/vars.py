@@ -45,7 +45,14 @@ def derive_oci_vars(stack: Stack, profile: Profile) -> dict[str, Any]:
             name: limit.limit
             for name, limit in profile.limits.items()
             if name
-            in ("a1_ocpus", "a1_memory_gb", "a1_instances", "micro_instances", "block_storage_gb")
+            in (
+                "a1_ocpus",
+                "a1_memory_gb",
+                "a1_instances",
+                "micro_instances",
+                "block_storage_gb",
+                "volume_backups",
+            )
         },
     }
 
