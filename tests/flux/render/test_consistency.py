@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from freetier.flux.consistency import (
-    DERIVED_TALOS_PATCH,
     Document,
     check_consistency,
     format_finding,
@@ -140,5 +139,6 @@ def test_stack_pod_cidr_change_is_caught_against_an_old_tree(shipped: Stack) -> 
 
 def test_a_missing_cilium_release_is_a_finding(shipped: Stack) -> None:
     docs = [(p, d) for p, d in documents(shipped) if p != RELEASE]
-    assert rules(check_consistency(shipped, docs)) == {"consistency/cilium-release-missing"}
-    assert DERIVED_TALOS_PATCH
+    findings = check_consistency(shipped, docs)
+    assert rules(findings) == {"consistency/cilium-release-missing"}
+    assert [f.file for f in findings] == ["(tree)"]  # no file to point at: the whole tree
