@@ -79,3 +79,50 @@ def test_an_unknown_resource_blocks_unless_the_stack_allows_it(tmp_path: Path) -
     )
     stack.write_text(allowed)
     assert _guard(stack, tmp_path / "plan.json") == 0
+
+
+def _bare_path(tmp_path: Path) -> str:
+    """A PATH with git only: no kubectl, no tofu or terraform."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    git = shutil.which("git")
+    assert git is not None
+    (bin_dir / "git").symlink_to(git)
+    return str(bin_dir)
+
+
+def test_a_missing_tool_is_skipped_by_default_and_fails_where_tools_are_required(
+    repo: Path, tmp_path: Path
+) -> None:
+    (repo / "tofu" / "oci").mkdir(parents=True)
+    (repo / "tofu" / "oci" / "versions.tf").write_text("")
+    path = _bare_path(tmp_path)
+    kwargs = {"env": {}, "home": tmp_path / "home", "out": tmp_path / "out", "path": path}
+    relaxed = run_pr(repo / "stack.yaml", **kwargs).report  # type: ignore[arg-type]
+    steps = {s.name: s for s in relaxed.steps}
+    assert steps["flux-validate"].outcome == "skipped"
+    assert steps["flux-validate"].missing_tool == "kubectl"
+    assert relaxed.exit_code == 0
+    strict = run_pr(repo / "stack.yaml", require_tools=True, **kwargs).report  # type: ignore[arg-type]
+    steps = {s.name: s for s in strict.steps}
+    assert steps["flux-validate"].outcome == "failed"
+    assert "this run requires it" in steps["flux-validate"].summary
+    assert steps["plan:oci"].outcome == "skipped"  # for lack of credentials: forks have none
+    assert strict.exit_code == 1
+
+
+def test_ci_true_makes_freetier_pr_require_its_tools(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", _bare_path(tmp_path))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("OCI_CLI_CONFIG_FILE", raising=False)
+    argv = ["pr", "--stack", str(repo / "stack.yaml"), "--out", str(tmp_path / "out")]
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        monkeypatch.delenv("CI", raising=False)
+        assert main(argv) == 0
+        monkeypatch.setenv("CI", "true")
+        assert main(argv) == 1
+    body = json.loads((tmp_path / "out" / "pr-report.json").read_text())
+    failed = [s["name"] for s in body["steps"] if s["outcome"] == "failed"]
+    assert failed == ["flux-validate"]

@@ -68,6 +68,7 @@ def cmd_pr(args: argparse.Namespace) -> int:
         pr=pull,
         backend=not args.no_backend,
         backend_config=args.backend_config,
+        require_tools=args.online or os.environ.get("CI") == "true",
     )
     report = run.report
     skipped = offline_steps(report)

@@ -41,13 +41,17 @@ def plan_steps(
 ) -> tuple[list[StepResult], list[LayerPlan], list[tuple[str, Path]]]:
     """A step per layer; plans need OCI credentials (the provider reads the tenancy)."""
     layers = present_layers(stack_file)
-    missing = None
+    missing, tool = None, ""
     if not can_reach_oci:
         missing = "no OCI credentials: plans need the tenancy"
     elif not any(shutil.which(n, path=path) for n in TOFU_NAMES):
-        missing = "neither tofu nor terraform is installed"
+        missing, tool = "neither tofu nor terraform is installed", "tofu"
     if missing is not None:
-        return ([StepResult(f"plan:{n}", f"plan {n}", "skipped", missing) for n in layers], [], [])
+        skipped = [
+            StepResult(f"plan:{n}", f"plan {n}", "skipped", missing, missing_tool=tool)
+            for n in layers
+        ]
+        return skipped, [], []
     tofu = Tofu.find(path)
     results, plans, files = [], [], []
     for layer in layers:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from freetier.comment import render_full
@@ -40,8 +40,11 @@ def run_pr(
     pr: PullRequest | None = None,
     backend: bool = True,
     backend_config: Path | None = None,
+    require_tools: bool = False,
 ) -> PrRun:
-    """Bad input raises ConfigError before any check runs; findings land in the report."""
+    """Bad input raises ConfigError before any check runs; findings land in the report. With
+    `require_tools` (CI), a check that cannot run for a missing tool fails instead of being
+    skipped: a CI machine that lacks one must not pass for it."""
     stack = load_stack(stack_file)
     secrets = registered_secrets(env)
     oci_step = steps.check_oci_step(stack, env, home)
@@ -69,12 +72,21 @@ def run_pr(
     )
     guard_step, guard = steps.check_guard_step(stack, env, home, plan_files)
     results += [*plan_results, guard_step]
+    if require_tools:
+        results = [_required(s) for s in results]
     guard_body = guard_json(guard) if guard is not None else None
     report = _report(stack.name, stack_file, results)
     body = comment_body(report, layers, guard_body)
     results.append(post_step(body, layers, guard_body, pr, env))
     report = _report(stack.name, stack_file, results)
     return PrRun(report, body, render_full(layers, guard_body))
+
+
+def _required(step: StepResult) -> StepResult:
+    if not step.missing_tool:
+        return step
+    why = f"{step.summary}; this run requires it (install it: ./dev setup, freetier doctor)"
+    return replace(step, outcome="failed", summary=why)
 
 
 def _report(name: str, stack_file: Path, results: list[StepResult]) -> Report:

@@ -160,7 +160,13 @@ def check_flux_tree_step(stack: Stack, root: Path) -> StepResult:
 def check_flux_validate_step(stack: Stack, root: Path, kubectl_ok: bool) -> StepResult:
     title = "Flux validation"
     if not kubectl_ok:
-        return StepResult("flux-validate", title, "skipped", "kubectl (kustomize) is not installed")
+        return StepResult(
+            "flux-validate",
+            title,
+            "skipped",
+            "kubectl (kustomize) is not installed",
+            missing_tool="kubectl",
+        )
     try:
         result = validate_repo(root, extra_checks=[consistency_check(stack)])
     except FreetierError as exc:

@@ -18,6 +18,7 @@ class StepResult:
     summary: str
     details: tuple[str, ...] = ()
     markdown: str = ""  # a section of its own in the PR report (the guard's tables)
+    missing_tool: str = ""  # the tool whose absence skipped this step ("" when none did)
 
 
 @dataclass(frozen=True)
