@@ -8,7 +8,6 @@ import contextlib
 import json
 import os
 import stat
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -147,6 +146,8 @@ def write_files(folder: Path, files: Mapping[str, str]) -> list[Path]:
 
 
 def _stage(folder: Path, name: str, text: str) -> Path:
+    import tempfile  # writing commands only: `--help` does not pay for it
+
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import asdict
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,6 +11,8 @@ from freetier.cli.common import SubParsers, add_format, print_json
 from freetier.layers import LAYERS
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from freetier.tofu.lock import FoundLock
 
 # The top-level commands this module adds, with their line in `freetier --help`.
@@ -66,6 +66,9 @@ def cmd_state_unlock(args: argparse.Namespace) -> int:
 
     site = lock_site(args.backend_config)
     found = read_lock(site)
+    from dataclasses import asdict
+    from datetime import UTC, datetime
+
     now = datetime.now(UTC)
     if args.format == "text":
         print(f"{args.layer}: {_shown(found, now) if found else f'no state lock at {site}'}")
