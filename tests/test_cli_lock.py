@@ -17,6 +17,7 @@ import pytest
 
 from freetier.cli import main
 from tests.fakes.github_server import FakeGitHub
+from tests.test_cli_plans import REPO, github
 from tests.tofu.remote_state import (
     LOCK,
     SECRET_KEY,
@@ -27,8 +28,8 @@ from tests.tofu.remote_state import (
     stand_in_repo,
 )
 
-TOKEN = "ghs_canary_token_0123456789abcdef"
-REPO = "octo/infra"
+__all__ = ["github"]  # the fixture, shared with the review loop's tests
+
 HOLDER = "https://github.com/octo/infra/actions/runs/7"
 
 
@@ -38,16 +39,6 @@ def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RemoteSta
     add_backend_block(repo)
     with remote_state(repo, monkeypatch.setenv) as running:
         yield running
-
-
-@pytest.fixture
-def github(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
-    fake = FakeGitHub(TOKEN)
-    fake.add_repo(REPO)
-    with fake.serve():
-        monkeypatch.setenv("GITHUB_API_URL", fake.url)
-        monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
-        yield fake
 
 
 def _backend(state: RemoteState) -> list[str]:
