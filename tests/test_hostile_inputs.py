@@ -7,6 +7,7 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -207,3 +208,34 @@ def test_a_deeply_nested_plan_json_is_bad_input(tmp_path: Path) -> None:
     code, out, err = run(["comment", "render", "--plan", f"oci={tmp_path / 'plan.json'}"])
     assert (code, out) == (2, "")
     assert one_error_line(err).endswith("nested too deeply to be a plan")
+
+
+TREE = (".sops.yaml", ".freetier", "clusters", "infrastructure", "apps")
+
+
+@pytest.mark.parametrize(
+    "tail",
+    ["key: [unclosed\n  token: s3cr3t-in-this-line\n", "x: *undefined-s3cr3t-in-this-line\n"],
+    ids=["invalid", "unknown-alias"],
+)
+def test_a_generated_file_edited_into_invalid_yaml_is_drift_not_a_crash(
+    tmp_path: Path, tail: str
+) -> None:
+    """Both crashed with a traceback quoting the line (which may hold a secret), and pr wrote
+    no report. `--check` shows the user their own edit as a diff, as for any hand edit; the
+    report, which is published, never quotes it."""
+    for name in ("stack.yaml", "stack.schema.json", *TREE):
+        source = SHIPPED_STACK.parent / name
+        copy = shutil.copytree if source.is_dir() else shutil.copy
+        copy(source, tmp_path / name)
+    release = tmp_path / "infrastructure/controllers/cilium/release.yaml"
+    release.write_text(release.read_text() + tail)
+    code, _, err = run(["flux", "render", "--check", "--stack", str(tmp_path / "stack.yaml")])
+    assert code == 1 and "Traceback" not in err
+    assert "freetier: infrastructure/controllers/cilium/release.yaml: conflict: edited" in err
+    argv = ["pr", "--stack", str(tmp_path / "stack.yaml"), "--out", str(tmp_path / "out")]
+    code, out, err = run(argv)
+    assert code == 1 and "s3cr3t" not in out + err
+    assert all("s3cr3t" not in p.read_text() for p in (tmp_path / "out").glob("*.*"))
+    report = json.loads((tmp_path / "out" / "pr-report.json").read_text())
+    assert {s["name"]: s["outcome"] for s in report["steps"]}["flux-tree"] == "failed"

@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from freetier.errors import ConfigError
+from freetier.files import check_tree
 from freetier.flux.validate.index import RepoIndex
 from freetier.flux.validate.model import Finding
 from freetier.stack.model import Stack
@@ -35,11 +37,20 @@ Check = Callable[[Stack, Sequence[Document], "TalosPatch | None"], list[Finding]
 
 
 def parse_documents(files: Mapping[str, str]) -> list[Document]:
-    """Plain documents of YAML files (path -> text); non-mapping documents are skipped."""
+    """Plain documents of YAML files (path -> text); non-mapping documents are skipped, and so
+    is a file that is not bounded YAML: it differs from what freetier renders, so the tree
+    check reports it as out of date (without quoting its lines, which may hold a secret)."""
     docs: list[Document] = []
     for path, text in files.items():
-        if path.endswith((".yaml", ".yml")):
-            docs += [(path, d) for d in yaml.safe_load_all(text) if isinstance(d, Mapping)]
+        if not path.endswith((".yaml", ".yml")):
+            continue
+        try:
+            loaded = list(yaml.safe_load_all(text))
+            for document in loaded:
+                check_tree(document, path)
+        except (yaml.YAMLError, RecursionError, ConfigError):
+            continue
+        docs += [(path, d) for d in loaded if isinstance(d, Mapping)]
     return docs
 
 
