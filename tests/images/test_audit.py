@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from freetier.images.audit import (
-    SYSCTL,
     AuditReport,
     CheckResult,
     audit_rootfs,
@@ -61,6 +60,12 @@ def _enable(root: Path, unit: str, target: str = "multi-user.target") -> None:
     link.symlink_to(f"/lib/systemd/system/{unit}")
 
 
+# The image's own hardening file, not the audit's table: the audit must accept what we ship.
+SHIPPED_SYSCTL = (
+    Path(__file__).parents[2] / "images/base/files/etc/sysctl.d/90-freetier-hardening.conf"
+)
+
+
 def good_root(root: Path) -> Path:
     _write(
         root,
@@ -74,9 +79,7 @@ def good_root(root: Path) -> Path:
         "PermitRootLogin no\nPasswordAuthentication no\nPermitEmptyPasswords no\n",
     )
     _write(root, "usr/lib/sysctl.d/50-default.conf", "net.ipv4.conf.all.rp_filter = 2\n")
-    _write(
-        root, "etc/sysctl.d/90-hardening.conf", "".join(f"{k} = {v}\n" for k, v in SYSCTL.items())
-    )
+    _write(root, "etc/sysctl.d/90-hardening.conf", SHIPPED_SYSCTL.read_text())
     _write(root, "etc/nftables.conf", NFT)
     for unit in (
         "ssh.service",

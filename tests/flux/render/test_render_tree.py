@@ -134,12 +134,38 @@ def test_decryption_exactly_where_secret_files_are(shipped: Stack) -> None:
                     )
 
 
+# The Cilium values of the Talos guide "Deploying Cilium CNI" for the shipped stack (pod CIDR
+# 10.244.0.0/16, kube-proxy off), written out by hand so the test does not reuse the code it
+# checks.
+SHIPPED_CILIUM_VALUES = {
+    "cgroup": {"autoMount": {"enabled": False}, "hostRoot": "/sys/fs/cgroup"},
+    "ipam": {"mode": "kubernetes"},
+    "ipv4NativeRoutingCIDR": "10.244.0.0/16",
+    "k8sServiceHost": "localhost",
+    "k8sServicePort": 7445,
+    "kubeProxyReplacement": True,
+    "operator": {"replicas": 1},
+    "securityContext": {
+        "capabilities": {
+            "ciliumAgent": [
+                "CHOWN", "KILL", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "SYS_ADMIN",
+                "SYS_RESOURCE", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID",
+            ],
+            "cleanCiliumState": ["NET_ADMIN", "SYS_ADMIN", "SYS_RESOURCE"],
+        }
+    },
+}  # fmt: skip
+
+
 def test_cilium_release_takes_over_what_talos_bootstraps(shipped: Stack) -> None:
     release = by_kind(render_tree(shipped), "HelmRelease")["cilium"]
     assert release["metadata"]["namespace"] == "kube-system"
     assert release["spec"]["releaseName"] == "cilium"
-    assert release["spec"]["chart"]["spec"]["version"] == cilium_chart_version(shipped)
-    assert release["spec"]["values"] == cilium_values(shipped)
+    assert release["spec"]["chart"]["spec"]["version"] == "1.18.4"  # stack.yaml versions.cilium
+    assert release["spec"]["values"] == SHIPPED_CILIUM_VALUES
+    # The Talos bootstrap installs the very same release.
+    assert cilium_values(shipped) == SHIPPED_CILIUM_VALUES
+    assert cilium_chart_version(shipped) == "1.18.4"
     assert release["metadata"]["annotations"] == {"kustomize.toolkit.fluxcd.io/prune": "disabled"}
 
 
