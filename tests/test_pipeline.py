@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,7 +15,7 @@ from dagger.mod import default_module
 
 from freetier import pipeline
 from freetier.pipeline import Freetier
-from tests.conftest import ROOT
+from tests.conftest import ROOT, install_tools_module
 
 # What the SDK registers for the main object, the way its own tests read it
 # (sdk/python/tests/mod in dagger/dagger: `mod.get_object("Foo")`).
@@ -99,9 +100,23 @@ def test_every_credential_argument_is_a_dagger_secret() -> None:
 def test_toolchain_uses_pinned_images_and_the_readme_set_up(module: Freetier) -> None:
     calls = list(_walk(module.toolchain()))
     images = [args["address"] for name, args in calls if name == "from"]
-    assert images == [pipeline.PYTHON_IMAGE, pipeline.TOFU_IMAGE]
-    assert all("@sha256:" in image for image in images)
+    assert [image.split(":")[0] for image in images] == [
+        "python",
+        "ghcr.io/opentofu/opentofu",
+        "registry.k8s.io/kubectl",
+    ]
+    assert all(re.search(r":[\w.-]+@sha256:[0-9a-f]{64}$", image) for image in images), images
+    # tofu and kubectl land on PATH before `./dev setup`, which then downloads neither.
+    copied = [args["path"] for name, args in calls if name == "withFile"]
+    assert copied == ["/usr/local/bin/tofu", "/usr/local/bin/kubectl"]
     assert _execs(module.toolchain())[-1] == ["./dev", "setup"]
+
+
+def test_toolchain_tools_match_the_dev_set_up_pins() -> None:
+    """One version of each tool whichever way a machine is set up."""
+    pins = install_tools_module().PINS
+    assert f"opentofu:{pins['tofu']['version']}-" in pipeline.TOFU_IMAGE
+    assert f"kubectl:v{pins['kubectl']['version']}@" in pipeline.KUBECTL_IMAGE
 
 
 def test_nothing_reads_host_paths(module: Freetier) -> None:

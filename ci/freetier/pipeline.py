@@ -28,6 +28,12 @@ TOFU_IMAGE = (
     "ghcr.io/opentofu/opentofu:1.13.1-minimal"
     "@sha256:6f0991e9013aab42a683a8cfc83a2d604af28fca1d6b07f3cb80f657e099e089"
 )
+# The official kubectl image: `flux validate` and `freetier pr` build the Flux tree with
+# `kubectl kustomize`. Same version as ci/install_tools.py pins for `./dev setup`.
+KUBECTL_IMAGE = (
+    "registry.k8s.io/kubectl:v1.36.3"
+    "@sha256:6e4fce3c83651edb91b74bc67701c5cd263dd8aa3cd4254b1798d6425a5ab789"
+)
 SRC = "/src"
 VENV = "/opt/freetier"
 OUT = "/src/out"
@@ -319,6 +325,10 @@ def build_toolchain(source: dagger.Directory) -> dagger.Container:
         .with_file(
             "/usr/local/bin/tofu",
             dag.container().from_(TOFU_IMAGE).file("/usr/local/bin/tofu"),
+        )
+        .with_file(
+            "/usr/local/bin/kubectl",
+            dag.container().from_(KUBECTL_IMAGE).file("/bin/kubectl"),
         )
         .with_mounted_cache("/root/.cache/pip", dag.cache_volume("freetier-pip"))
         .with_directory(SRC, source)
