@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterator
-from dataclasses import dataclass
 
+from freetier.stack.compat import check_versions
 from freetier.stack.model import Instance, Proxmox, Stack, is_a1, is_flex
+from freetier.stack.problem import Path, Problem
 
-Path = tuple[str | int, ...]
+__all__ = ["Path", "Problem", "check_stack"]
 
 # OCI's limit for VM.Standard.A1.Flex memory per OCPU (GB).
 A1_MAX_GB_PER_OCPU = 64
-
-
-@dataclass(frozen=True)
-class Problem:
-    path: Path
-    message: str
 
 
 def check_stack(stack: Stack) -> list[Problem]:
@@ -27,6 +22,7 @@ def check_stack(stack: Stack) -> list[Problem]:
         *_check_network(stack),
         *_check_instances(stack),
         *_check_topology(stack),
+        *check_versions(stack.versions),
     ]
 
 

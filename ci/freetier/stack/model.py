@@ -94,9 +94,15 @@ class Network(_Model):
 
 
 class Versions(_Model):
+    """Checked together against the dated table in freetier/stack/compatibility.yaml."""
+
     talos: Version
     kubernetes: Version
     cilium: Version
+    flux: Annotated[
+        Version,
+        Field(description="The Flux release the bootstrap installs (fluxcd/flux2 tag)."),
+    ] = "v2.9.5"
 
 
 class Flux(_Model):

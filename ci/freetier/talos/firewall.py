@@ -1,0 +1,85 @@
+"""The Talos ingress firewall of a node: block by default, open only what nodes need. Pure.
+
+Documents as in Talos's "Ingress Firewall" guide (docs.siderolabs.com/talos/v1.13/networking/
+ingress-firewall): one NetworkDefaultActionConfig with `ingress: block`, then one
+NetworkRuleConfig per port set. In block mode Talos still accepts loopback, established
+connections, rate-limited ICMP and traffic between the pod and service subnets; everything
+else must be opened here. Encapsulated pod traffic is not covered by that, so Cilium's VXLAN
+port is opened explicitly, as the guide says.
+
+Sources of each rule: the VCN subnet (`network.subnet_cidr`, where every node and the bastion
+live) and, for the two APIs people and CI use, the tailnet. Nothing opens to the internet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from freetier.stack.model import Stack
+
+# Tailscale gives every tailnet device an address in the CGNAT block 100.64.0.0/10
+# (tailscale.com/kb/1015/100.x-addresses); the Talos and Kubernetes APIs are reached from there.
+TAILNET_CIDR = "100.64.0.0/10"
+
+APID_PORT = 50000
+TRUSTD_PORT = 50001
+ETCD_PORTS = "2379-2380"
+KUBELET_PORT = 10250
+KUBERNETES_API_PORT = 6443
+# Cilium's defaults: VXLAN on UDP 8472 and the cluster health checks on TCP 4240
+# (docs.cilium.io, "System Requirements", firewall rules).
+CILIUM_VXLAN_PORT = 8472
+CILIUM_HEALTH_PORT = 4240
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    ports: tuple[int | str, ...]
+    protocol: Literal["tcp", "udp"]
+    controlplane_only: bool
+    from_tailnet: bool = False
+
+
+# Which port each role opens to whom. etcd is for control planes only; its peers are not known
+# by address until the oci layer applies, so the rule admits the VCN subnet (etcd itself still
+# demands its peers' client certificates).
+RULES: tuple[Rule, ...] = (
+    Rule("apid-ingress", (APID_PORT,), "tcp", controlplane_only=False, from_tailnet=True),
+    Rule("trustd-ingress", (TRUSTD_PORT,), "tcp", controlplane_only=True),
+    Rule("etcd-ingress", (ETCD_PORTS,), "tcp", controlplane_only=True),
+    Rule(
+        "kubernetes-api-ingress",
+        (KUBERNETES_API_PORT,),
+        "tcp",
+        controlplane_only=True,
+        from_tailnet=True,
+    ),
+    Rule("kubelet-ingress", (KUBELET_PORT,), "tcp", controlplane_only=False),
+    Rule("cilium-vxlan", (CILIUM_VXLAN_PORT,), "udp", controlplane_only=False),
+    Rule("cilium-health", (CILIUM_HEALTH_PORT,), "tcp", controlplane_only=False),
+)
+
+
+def firewall_documents(
+    stack: Stack, role: Literal["controlplane", "worker"]
+) -> list[dict[str, Any]]:
+    """The default-block document, then the rules `role` gets, in RULES order."""
+    documents: list[dict[str, Any]] = [
+        {"apiVersion": "v1alpha1", "kind": "NetworkDefaultActionConfig", "ingress": "block"}
+    ]
+    for rule in RULES:
+        if rule.controlplane_only and role != "controlplane":
+            continue
+        sources = [stack.network.subnet_cidr] + ([TAILNET_CIDR] if rule.from_tailnet else [])
+        documents.append(
+            {
+                "apiVersion": "v1alpha1",
+                "kind": "NetworkRuleConfig",
+                "name": rule.name,
+                "portSelector": {"ports": list(rule.ports), "protocol": rule.protocol},
+                "ingress": [{"subnet": s} for s in sources],
+            }
+        )
+    return documents
