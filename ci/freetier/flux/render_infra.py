@@ -24,12 +24,14 @@ from freetier.talos.cilium import (
     CILIUM_RELEASE,
     cilium_chart_version,
     cilium_values,
+    metadata_egress_policy,
     oci_ccm_enabled,
 )
 
 CONTROLLERS = "infrastructure/controllers"
 CONFIGS = "infrastructure/configs"
 CERT_MANAGER_NAMESPACE = "cert-manager"
+METADATA_POLICY_FILE = "metadata-egress-policy.yaml"
 TAILSCALE_NAMESPACE = "tailscale"
 
 TAILSCALE_OAUTH = SecretSpec(
@@ -98,8 +100,11 @@ def render_controllers(stack: Stack) -> dict[str, str]:
 
 
 def render_configs(stack: Stack) -> dict[str, str]:
-    files: dict[str, str] = {}
-    resources: list[str] = []
+    # The Talos config reaches the nodes in user_data: pods never read the metadata endpoint.
+    files: dict[str, str] = {
+        f"{CONFIGS}/{METADATA_POLICY_FILE}": yaml_file([metadata_egress_policy()])
+    }
+    resources: list[str] = [METADATA_POLICY_FILE]
     if stack.apps.cert_manager:
         files[f"{CONFIGS}/cluster-issuers.yaml"] = yaml_file(_cluster_issuers(stack))
         resources.append("cluster-issuers.yaml")

@@ -9,8 +9,11 @@ from freetier.talos.cilium import (
     CILIUM_RELEASE,
     KUBEPRISM_HOST,
     KUBEPRISM_PORT,
+    METADATA_POLICY,
+    OCI_METADATA_ADDRESS,
     cilium_chart_version,
     cilium_values,
+    metadata_egress_policy,
     oci_ccm_enabled,
     talos_cluster_patch,
 )
@@ -20,8 +23,11 @@ __all__ = [
     "CILIUM_RELEASE",
     "KUBEPRISM_HOST",
     "KUBEPRISM_PORT",
+    "METADATA_POLICY",
+    "OCI_METADATA_ADDRESS",
     "cilium_chart_version",
     "cilium_values",
+    "metadata_egress_policy",
     "oci_ccm_enabled",
     "talos_cluster_patch",
 ]

@@ -21,6 +21,10 @@ CILIUM_NAMESPACE = "kube-system"
 CILIUM_RELEASE = "cilium"
 KUBEPRISM_HOST = "localhost"
 KUBEPRISM_PORT = 7445
+# OCI's instance metadata service (and its NTP server) on every instance. The Talos machine
+# config travels in instance user_data, which any pod could read from here (siderolabs/talos#115).
+OCI_METADATA_ADDRESS = "169.254.169.254"
+METADATA_POLICY = "deny-instance-metadata"
 
 AGENT_CAPABILITIES = (
     "CHOWN",
@@ -96,4 +100,27 @@ def talos_cluster_patch(stack: Stack) -> dict[str, Any]:
     return {
         "cluster": cluster,
         "machine": {"features": {"kubePrism": {"enabled": True, "port": KUBEPRISM_PORT}}},
+    }
+
+
+def metadata_egress_policy() -> dict[str, Any]:
+    """A clusterwide Cilium policy: no pod reaches the instance metadata endpoint.
+
+    `endpointSelector: {}` selects every pod Cilium manages (host-network pods are not
+    endpoints, so kubelet and Talos keep their access). A policy that only denies would still
+    put every selected pod into default-deny for egress (Cilium's rule API: `enableDefaultDeny`
+    defaults to true in each direction that has rules), so it is switched off explicitly: this
+    policy removes one destination and allows nothing new.
+    """
+    return {
+        "apiVersion": "cilium.io/v2",
+        "kind": "CiliumClusterwideNetworkPolicy",
+        "metadata": {"name": METADATA_POLICY},
+        "spec": {
+            "description": "Pods must not read instance metadata: it holds the Talos "
+            "machine configuration (user_data).",
+            "endpointSelector": {},
+            "enableDefaultDeny": {"egress": False, "ingress": False},
+            "egressDeny": [{"toCIDR": [f"{OCI_METADATA_ADDRESS}/32"]}],
+        },
     }

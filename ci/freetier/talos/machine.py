@@ -22,7 +22,7 @@ from typing import Any, Literal
 from freetier.errors import ConfigError
 from freetier.stack.compat import minor
 from freetier.stack.model import Stack
-from freetier.talos.cilium import talos_cluster_patch
+from freetier.talos.cilium import OCI_METADATA_ADDRESS, talos_cluster_patch
 from freetier.talos.firewall import firewall_documents
 
 Role = Literal["controlplane", "worker"]
@@ -40,7 +40,7 @@ TAILSCALE_AUTHKEY_PLACEHOLDER = "${" + TAILSCALE_AUTHKEY_VARIABLE + "}"
 
 # OCI's NTP service answers on the metadata address from every instance ("Configuring the
 # Oracle Cloud Infrastructure NTP Service for an Instance", docs.oracle.com, Compute).
-OCI_NTP_SERVER = "169.254.169.254"
+OCI_NTP_SERVER = OCI_METADATA_ADDRESS
 # A1 instances launched PARAVIRTUALIZED see their boot volume as the first SCSI disk; it is also
 # `talosctl gen config`'s default install disk (cmd/talosctl/cmd/mgmt/gen/config.go, v1.13.9).
 INSTALL_DISK = "/dev/sda"

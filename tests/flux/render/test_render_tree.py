@@ -161,11 +161,11 @@ def test_cilium_release_takes_over_what_talos_bootstraps(shipped: Stack) -> None
     release = by_kind(render_tree(shipped), "HelmRelease")["cilium"]
     assert release["metadata"]["namespace"] == "kube-system"
     assert release["spec"]["releaseName"] == "cilium"
-    assert release["spec"]["chart"]["spec"]["version"] == "1.18.4"  # stack.yaml versions.cilium
+    assert release["spec"]["chart"]["spec"]["version"] == "1.20.2"  # stack.yaml versions.cilium
     assert release["spec"]["values"] == SHIPPED_CILIUM_VALUES
     # The Talos bootstrap installs the very same release.
     assert cilium_values(shipped) == SHIPPED_CILIUM_VALUES
-    assert cilium_chart_version(shipped) == "1.18.4"
+    assert cilium_chart_version(shipped) == "1.20.2"
     assert release["metadata"]["annotations"] == {"kustomize.toolkit.fluxcd.io/prune": "disabled"}
 
 
@@ -273,3 +273,18 @@ def test_committed_secrets_match_sops_config_and_hold_no_key() -> None:
     for path in [*files, ROOT / ".sops.yaml"]:
         if path.is_file():
             assert "AGE-SECRET-KEY" not in path.read_text(), path
+
+
+def test_pods_are_denied_the_instance_metadata_endpoint(shipped: Stack) -> None:
+    files = render_tree(shipped)
+    policies = by_kind(files, "CiliumClusterwideNetworkPolicy")
+    assert list(policies) == ["deny-instance-metadata"]
+    spec = policies["deny-instance-metadata"]["spec"]
+    # Every pod Cilium manages; host-network pods are no endpoints and keep their access.
+    assert spec["endpointSelector"] == {}
+    assert spec["egressDeny"] == [{"toCIDR": ["169.254.169.254/32"]}]
+    # Denying alone must not turn every pod's egress into default-deny.
+    assert spec["enableDefaultDeny"] == {"egress": False, "ingress": False}
+    assert set(spec) == {"description", "endpointSelector", "egressDeny", "enableDefaultDeny"}
+    kustomization = yaml.safe_load_all(files["infrastructure/configs/kustomization.yaml"])
+    assert "metadata-egress-policy.yaml" in next(d for d in kustomization if d)["resources"]
