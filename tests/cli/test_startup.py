@@ -52,7 +52,7 @@ def test_stack_validate_loads_the_stack_and_nothing_of_the_cloud() -> None:
     modules = loaded_after("stack", "validate", str(SHIPPED_STACK))
     assert "freetier.stack.model" in modules and "pydantic" in modules
     assert {m.split(".")[0] for m in modules} & {"oci", "github", "jsonschema"} == set()
-    stack = {"", ".checks", ".derive", ".load", ".model", ".schema"}
+    stack = {"", ".checks", ".compat", ".derive", ".load", ".model", ".problem", ".schema"}
     assert _stages(modules) == {f"freetier.stack{m}" for m in stack}
 
 

@@ -26,6 +26,7 @@ from freetier.cli import (
     secrets,
     stack,
     state,
+    talos,
     tofu,
 )
 from freetier.errors import FreetierError
@@ -48,6 +49,7 @@ GROUPS = (
     flux,
     secrets,
     images,
+    talos,
 )
 
 
