@@ -2,11 +2,27 @@
 compatibility and image capability schemas, the calls the image stage makes after its upload.
 It extends the Object Storage fake because an import reads the uploaded object. An imported
 image is IMPORTING for `import_polls` GetImage calls, then ends in `import_outcome` (None:
-never), or DISABLED when the object is not a QCOW2 image."""
+never), or DISABLED when the object is not what CreateImage said it is:
+
+- `sourceImageType` QCOW2: a qcow2 (its magic);
+- VMDK: a monolithicSparse or streamOptimized VMDK, the single-file kinds Oracle's
+  bring-your-own-image page accepts (sparse extent magic `KDMV`, `createType` in the
+  embedded descriptor);
+- left out: an `.oci` archive (gzip'd tar of an `image_metadata.json` and a qcow2), as
+  `ImageSourceDetails.sourceImageType` says ("not used for ... the OCI image format"). Its
+  metadata sets the image's launch options (firmware, in-transit encryption), its capability
+  data (checked against the global schema) and its shape compatibilities.
+
+An import that is not an .oci archive gets BIOS firmware, OCI's default for an import (the
+Talos v1.14 Oracle page), until an image capability schema says otherwise."""
 
 from __future__ import annotations
 
+import gzip
+import io
+import json
 import math
+import tarfile
 import uuid
 from typing import Any
 
@@ -15,6 +31,8 @@ from tests.fakes.oci_resources import CORE, public
 from tests.fakes.oci_wire import Answer, ApiError, Call, Route, not_found
 
 QCOW2_MAGIC = b"QFI\xfb"
+VMDK_MAGIC = b"KDMV"
+VMDK_SINGLE_FILE = ("monolithicSparse", "streamOptimized")
 IMPORT_FAILED_STATE = "DISABLED"
 IMAGE_SOURCE_TYPES = ("QCOW2", "VMDK")
 LAUNCH_MODES = ("NATIVE", "EMULATED", "PARAVIRTUALIZED", "CUSTOM")
@@ -86,7 +104,7 @@ class ComputeImages(ObjectStorage):
                 400, "InvalidParameter", "imageSourceDetails must be an objectStorageTuple"
             )
         source_type = source.get("sourceImageType")
-        if source_type not in IMAGE_SOURCE_TYPES:
+        if source_type is not None and source_type not in IMAGE_SOURCE_TYPES:
             raise ApiError(400, "InvalidParameter", f"Invalid sourceImageType {source_type}")
         mode = details.get("launchMode")
         if mode is not None and mode not in LAUNCH_MODES:
@@ -100,7 +118,15 @@ class ComputeImages(ObjectStorage):
                 "Invalid objectName: Specified object or bucket or namespace to import image "
                 "from does not exist",
             )
-        valid = source_type != "QCOW2" or stored.data.startswith(QCOW2_MAGIC)
+        archive = _oci_archive(stored.data) if source_type is None else None
+        valid = (
+            archive is not None
+            if source_type is None
+            else stored.data.startswith(QCOW2_MAGIC)
+            if source_type == "QCOW2"
+            else _single_file_vmdk(stored.data)
+        )
+        launch = (archive or {}).get("externalLaunchOptions", {})
         image_id = self._add(
             "images",
             str(compartment),
@@ -111,11 +137,15 @@ class ComputeImages(ObjectStorage):
                 "launchMode": mode or "PARAVIRTUALIZED",
                 "launchOptions": {
                     "bootVolumeType": "PARAVIRTUALIZED",
-                    "firmware": "BIOS",
+                    "firmware": launch.get("firmware", "BIOS"),
                     "networkType": "PARAVIRTUALIZED",
                     "remoteDataVolumeType": "PARAVIRTUALIZED",
-                    "isPvEncryptionInTransitEnabled": False,
-                    "isConsistentVolumeNamingEnabled": False,
+                    "isPvEncryptionInTransitEnabled": bool(
+                        launch.get("pvEncryptionInTransitEnabled", False)
+                    ),
+                    "isConsistentVolumeNamingEnabled": bool(
+                        launch.get("consistentVolumeNamingEnabled", False)
+                    ),
                 },
                 "operatingSystem": source.get("operatingSystem") or "Custom",
                 "operatingSystemVersion": source.get("operatingSystemVersion") or "",
@@ -127,11 +157,16 @@ class ComputeImages(ObjectStorage):
                 "freeformTags": details.get("freeformTags") or {},
                 "definedTags": {},
                 "_valid": valid,
+                "_capabilities": (archive or {}).get("_capabilities", {}),
+                "_source": "OCI" if source_type is None else source_type,
             },
         )
         with self.lock:
             self.image_polls[image_id] = 0
-            self.image_shapes[image_id] = {}
+            self.image_shapes[image_id] = {
+                shape: {"imageId": image_id, "shape": shape}
+                for shape in (archive or {}).get("_shapes", [])
+            }
             if token:
                 self.retry_tokens[token] = image_id
         image = self._image(image_id)
@@ -216,11 +251,57 @@ class ComputeImages(ObjectStorage):
         )
         firmware = data.get("Compute.Firmware")
         with self.lock:
+            image.setdefault("_capabilities", {}).update(data)
             if isinstance(firmware, dict):
                 image["launchOptions"]["firmware"] = firmware.get("defaultValue")
             kind = self.state["computeImageCapabilitySchemas"]
             schema = next(s for s in kind if s["id"] == schema_id)
         return 200, dict(schema), {"etag": str(uuid.uuid4())}
+
+
+def _single_file_vmdk(data: bytes) -> bool:
+    """A sparse-extent VMDK whose embedded descriptor names a single-file kind."""
+    if not data.startswith(VMDK_MAGIC):
+        return False
+    head = data[: 64 * 1024].decode("latin-1")
+    return any(f'createType="{kind}"' in head for kind in VMDK_SINGLE_FILE)
+
+
+def _oci_archive(data: bytes) -> dict[str, Any] | None:
+    """The metadata of a valid .oci archive (with its capabilities checked against the global
+    schema, as `_capabilities`, and its shapes as `_shapes`), or None."""
+    try:
+        with tarfile.open(fileobj=io.BytesIO(gzip.decompress(data))) as tar:
+            members = {m.name: m for m in tar.getmembers() if m.isfile()}
+            meta_file = tar.extractfile(members["image_metadata.json"])
+            disks = [n for n in members if n.endswith(".qcow2")]
+            if meta_file is None or len(disks) != 1:
+                return None
+            disk = tar.extractfile(members[disks[0]])
+            if disk is None or not disk.read(4).startswith(QCOW2_MAGIC):
+                return None
+            metadata = json.loads(meta_file.read())
+            capabilities = json.loads(metadata["imageCapabilityData"])["capabilities"]
+    except (OSError, EOFError, KeyError, TypeError, ValueError, tarfile.TarError):
+        return None
+    if metadata.get("version") != 2 or not isinstance(capabilities, dict):
+        return None
+    firmware = metadata.get("externalLaunchOptions", {}).get("firmware")
+    try:
+        for name, descriptor in capabilities.items():
+            if name in GLOBAL_SCHEMA:
+                _check_descriptor(name, descriptor)
+    except ApiError:
+        return None
+    allowed = capabilities.get("Compute.Firmware", {}).get("values", [firmware])
+    if firmware not in allowed:
+        return None
+    shapes = metadata.get("additionalMetadata", {}).get("shapeCompatibilities") or []
+    return {
+        **metadata,
+        "_capabilities": capabilities,
+        "_shapes": [s.get("internalShapeName") for s in shapes if s.get("internalShapeName")],
+    }
 
 
 def _check_descriptor(name: str, descriptor: Any) -> None:

@@ -46,6 +46,7 @@ LISTS: dict[str, ListSpec] = {
         "bootVolumeBackups", filters=("bootVolumeId", "lifecycleState")
     ),
     f"{CORE}/vcns": ListSpec("vcns"),
+    f"{CORE}/subnets": ListSpec("subnets", filters=("displayName", "vcnId", "lifecycleState")),
     f"{CORE}/publicIps": ListSpec(
         "publicIps",
         required=("scope", "compartmentId"),

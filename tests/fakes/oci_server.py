@@ -1,6 +1,7 @@
 """A small stateful fake of the OCI REST endpoints freetier uses: what `freetier guard --live`
 reads, and what the image stage writes (Object Storage objects and multipart uploads, Compute
-custom-image import, shape compatibility and image capability schemas).
+custom-image import, shape compatibility and image capability schemas) and launches (instances
+and their console history, for `images boot-check`).
 
 It speaks the wire format the real `oci` SDK expects, so the SDK runs unchanged against it
 (through `FREETIER_OCI_ENDPOINT`): the real paths and API versions of Core (20160918),
@@ -19,7 +20,7 @@ match the body, as the SDK's signer does; only object and part uploads (`PUT ...
 This module is the server core: signatures, faults, routing, HTTP and test credentials. The
 services are layers of the one `FakeOci` a test holds, each in its own module: the tenancy and
 the lists guard reads (`oci_resources`), Object Storage (`oci_objectstorage`), Compute images
-(`oci_compute`), sharing the request and error types of `oci_wire`.
+(`oci_compute`) and instances (`oci_instances`), sharing the request and error types of `oci_wire`.
 
 Tests seed state with the `add_*` methods and inject faults with `inject` (by path, method and
 query parameters); `throttle_bytes_per_second` limits every request's body transfer.
@@ -47,7 +48,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from tests.fakes.oci_compute import QCOW2_MAGIC, ComputeImages
+from tests.fakes.oci_compute import QCOW2_MAGIC
+from tests.fakes.oci_instances import ComputeInstances
 from tests.fakes.oci_resources import LISTS
 from tests.fakes.oci_wire import Answer, ApiError, Call, query_param
 from tests.fakes.serving import LocalServer
@@ -102,7 +104,7 @@ class SeenRequest:
     size: int = 0
 
 
-class FakeOci(ComputeImages, LocalServer):
+class FakeOci(ComputeInstances, LocalServer):
     """The tenancy state and the rules; `serve()` runs it on 127.0.0.1."""
 
     def __init__(
@@ -282,7 +284,12 @@ class FakeOci(ComputeImages, LocalServer):
                 raise ApiError(fault.status, fault.code, fault.message)
 
     def _route_table(self) -> list[tuple[str, re.Pattern[str], Callable[[Call], Answer]]]:
-        table = [*self._tenancy_routes(), *self._object_storage_routes(), *self._image_routes()]
+        table = [
+            *self._tenancy_routes(),
+            *self._object_storage_routes(),
+            *self._image_routes(),
+            *self._instance_routes(),
+        ]
         return [(method, re.compile(pattern), answer) for method, pattern, answer in table]
 
     def _route(self, call: Call) -> Answer:

@@ -64,8 +64,12 @@ def register(images: SubParsers[argparse.ArgumentParser]) -> None:
         help="fetch the Talos oracle image for the stack's version and publish it",
         description="Download oracle-ARCH from the Talos Image Factory for versions.talos "
         "and images.talos_schematic (vanilla when unset), resuming an interrupted download, "
-        "convert it to qcow2, and publish it like `images publish`. FREETIER_TALOS_FACTORY "
-        "overrides the factory URL.",
+        "convert it to qcow2, and publish it the way that Talos version's Oracle page says: "
+        "v1.13 an .oci archive (the qcow2 and an image_metadata.json: UEFI_64 only, "
+        "paravirtualized, VM.Standard.A1.Flex), v1.14 and later a stream-optimized VMDK "
+        "imported with BIOS firmware; older versions are refused. FREETIER_TALOS_FACTORY "
+        "overrides the factory URL. Check the result with `images boot-check`. Exit 0 "
+        "published, 1 a failed download, upload or import, 2 bad input or credentials.",
     )
     talos.add_argument("--arch", default="arm64", choices=ARCHES, help="default: arm64")
     talos.add_argument(
@@ -209,6 +213,12 @@ def cmd_talos(args: argparse.Namespace) -> int:
     )
     print(f"talos: {image.url}")
     print(f"talos: sha256 {image.download.sha256} ({image.download.path.name})")
+    if image.recipe is not None:
+        recipe = image.recipe
+        print(
+            f"talos: imported as {recipe.kind} ({recipe.source_image_type or 'no source type'}, "
+            f"{recipe.firmware}, {recipe.launch_mode}) per {recipe.source}"
+        )
     _print_result(f"talos-{args.arch}", result)
     return 0
 

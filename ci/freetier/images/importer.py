@@ -21,8 +21,6 @@ from freetier.oci_clients import call, list_all
 
 # The Always Free shape each architecture's images boot on.
 SHAPES: dict[Arch, str] = {"arm64": "VM.Standard.A1.Flex", "amd64": "VM.Standard.E2.1.Micro"}
-# Ampere A1 boots UEFI only; amd64 keeps OCI's default for the imported image.
-FIRMWARE: dict[Arch, str] = {"arm64": "UEFI_64"}
 IN_PROGRESS = frozenset({"PROVISIONING", "IMPORTING"})
 USABLE = IN_PROGRESS | {"AVAILABLE"}
 
@@ -38,6 +36,9 @@ class ImageSource:
     object_name: str
     os_name: str
     os_version: str
+    # From the image's ImportRecipe: None leaves sourceImageType out (an .oci archive).
+    source_image_type: str | None = "QCOW2"
+    launch_mode: str = "PARAVIRTUALIZED"
 
 
 @dataclass(frozen=True)
@@ -75,22 +76,25 @@ def find_image(compute: Any, compartment_id: str, display_name: str) -> Any | No
 
 
 def start_import(compute: Any, source: ImageSource) -> Any:
-    """CreateImage from the object: QCOW2, PARAVIRTUALIZED (the only launch mode imported
-    images have on A1 and AMD shapes)."""
+    """CreateImage from the object with the recipe's source type and launch mode
+    (PARAVIRTUALIZED: the only launch mode imported images have on A1 and AMD shapes). An
+    .oci archive carries its own launch options, so the launch mode is left to it too."""
     models = oci.core.models
+    tuple_details: dict[str, Any] = {
+        "source_type": "objectStorageTuple",
+        "namespace_name": source.namespace,
+        "bucket_name": source.bucket,
+        "object_name": source.object_name,
+        "operating_system": source.os_name,
+        "operating_system_version": source.os_version,
+    }
+    if source.source_image_type is not None:
+        tuple_details["source_image_type"] = source.source_image_type
     details = models.CreateImageDetails(
         compartment_id=source.compartment_id,
         display_name=source.display_name,
-        launch_mode="PARAVIRTUALIZED",
-        image_source_details=models.ImageSourceViaObjectStorageTupleDetails(
-            source_type="objectStorageTuple",
-            namespace_name=source.namespace,
-            bucket_name=source.bucket,
-            object_name=source.object_name,
-            source_image_type="QCOW2",
-            operating_system=source.os_name,
-            operating_system_version=source.os_version,
-        ),
+        launch_mode=source.launch_mode if source.source_image_type is not None else None,
+        image_source_details=models.ImageSourceViaObjectStorageTupleDetails(**tuple_details),
     )
     return call(compute.create_image, details).data
 

@@ -1,14 +1,16 @@
-"""`freetier images publish`: a qcow2 becomes an OCI custom image whose OCID tofu/oci reads.
+"""`freetier images publish`: an image file becomes an OCI custom image whose OCID tofu/oci
+reads, imported as its `ImportRecipe` says (a built qcow2 as QCOW2; Talos as its pinned
+version's recipe, `freetier.images.recipes`).
 
     upload (multipart, resumable) -> CreateImage from the object -> wait IMPORTING -> AVAILABLE
     -> delete the object (it counts against the 20 GB allowance) -> firmware, shape
     compatibility -> tofu/oci/images.auto.tfvars.json
 
 Names come from the file's SHA-256, so a rerun recognises its own work: the object is
-`NAME-ARCH-<sha16>.qcow2` and the image `NAME-ARCH-<sha16>`. A rerun after an interrupted
-upload resumes it; after an interrupted wait it waits for the same image; after a success it
-only checks the image and rewrites the OCID. A new build (another SHA) aborts the unfinished
-uploads of older builds of the same NAME-ARCH.
+`NAME-ARCH-<sha16>.<qcow2|oci|vmdk>` and the image `NAME-ARCH-<sha16>`. A rerun after an
+interrupted upload resumes it; after an interrupted wait it waits for the same image; after a
+success it only checks the image and rewrites the OCID. A new build (another SHA) aborts the
+unfinished uploads of older builds of the same NAME-ARCH.
 
 On failure nothing half-done is left: a CreateImage that OCI refuses has its object deleted,
 an import that fails or times out has its image and its object deleted, and tfvars is written
@@ -29,7 +31,6 @@ from freetier.errors import ConfigError, RemoteError
 from freetier.files import write_files
 from freetier.image_ocids import TFVARS, read_tfvars, tfvars_text
 from freetier.images.importer import (
-    FIRMWARE,
     SHAPES,
     ImageSource,
     ImportFailed,
@@ -49,6 +50,7 @@ from freetier.images.publish_upload import (
     abort_uploads,
     upload_file,
 )
+from freetier.images.recipes import ImportRecipe, built_recipe
 from freetier.object_storage import (
     Bucket,
     bucket_exists,
@@ -95,7 +97,7 @@ def file_sha256(path: Path) -> str:
 
 
 def image_key(name: str, arch: str, sha256: str) -> str:
-    """The display name of the image, and (with `.qcow2`) of the object.
+    """The display name of the image, and (with the recipe's extension) of the object.
 
     >>> image_key("base", "arm64", "0123456789abcdef" * 4)
     'base-arm64-0123456789abcdef'
@@ -111,7 +113,7 @@ def check_arch(arch: str) -> Arch:
 
 
 def publish_image(
-    qcow2: Path,
+    image_file: Path,
     *,
     stack: Stack,
     config: Mapping[str, Any],
@@ -124,25 +126,36 @@ def publish_image(
     parallel: int = DEFAULT_PARALLEL,
     tofu_dir: Path = Path("tofu/oci"),
     options: PublishOptions | None = None,
+    recipe: ImportRecipe | None = None,
 ) -> PublishResult:
-    """Upload `qcow2`, import it as a custom image in the stack's compartment, make it
-    bootable on the architecture's Always Free shape, and record its OCID in
-    `tofu_dir/images.auto.tfvars.json`. `options` overrides the wait, the retry policy and
-    the environment (its part size and parallelism are replaced by the arguments)."""
+    """Upload `image_file`, import it as a custom image in the stack's compartment as
+    `recipe` says (default: a built qcow2), make it bootable on the architecture's Always
+    Free shape, and record its OCID in `tofu_dir/images.auto.tfvars.json`. `options`
+    overrides the wait, the retry policy and the environment (its part size and parallelism
+    are replaced by the arguments)."""
     arch_ = check_arch(arch)
+    recipe_ = recipe or built_recipe(arch_)
     opts = _options(options, part_size, parallel)
-    if not qcow2.is_file():
-        raise ConfigError([f"{qcow2}: no such image file"])
-    if qcow2.stat().st_size == 0:
-        raise ConfigError([f"{qcow2}: empty image file"])
+    if not image_file.is_file():
+        raise ConfigError([f"{image_file}: no such image file"])
+    if image_file.stat().st_size == 0:
+        raise ConfigError([f"{image_file}: empty image file"])
     compartment = stack.oci.compartment_ocid
     clients = [object_client(config, retry=opts.retry, env=opts.env) for _ in range(opts.parallel)]
     compute = make_client(compute_client_class(), config, retry=opts.retry, env=opts.env)
     bucket = open_bucket(clients[0], stack.images.bucket)
-    sha256 = file_sha256(qcow2)
+    sha256 = file_sha256(image_file)
     key = image_key(name, arch_, sha256)
     source = ImageSource(
-        compartment, key, bucket.namespace, bucket.name, f"{key}.qcow2", os_name, os_version
+        compartment,
+        key,
+        bucket.namespace,
+        bucket.name,
+        f"{key}.{recipe_.extension}",
+        os_name,
+        os_version,
+        recipe_.source_image_type,
+        recipe_.launch_mode,
     )
     uploaded: tuple[int, ...] = ()
     skipped: tuple[int, ...] = ()
@@ -154,11 +167,11 @@ def publish_image(
         abort_uploads(bucket, f"{name}-{arch_}-", keep=source.object_name)
         if (head_object(bucket, source.object_name) or {}).get(SHA_META) != sha256:
             label = f"upload {source.object_name}"
-            shown = Progress(progress, label, qcow2.stat().st_size)
+            shown = Progress(progress, label, image_file.stat().st_size)
             done = upload_file(
                 bucket,
                 source.object_name,
-                qcow2,
+                image_file,
                 clients=clients,
                 part_size=opts.part_size,
                 metadata={"sha256": sha256},
@@ -169,9 +182,8 @@ def publish_image(
     _say(progress, f"import {key}: {image.id} {image.lifecycle_state}")
     image = _wait_or_clean_up(compute, bucket, source, image.id, opts.waiting)
     delete_object(bucket, source.object_name)
-    firmware = FIRMWARE.get(arch_)
-    if firmware is not None:
-        set_firmware(compute, compartment, image.id, firmware)
+    if recipe_.set_firmware is not None:
+        set_firmware(compute, compartment, image.id, recipe_.set_firmware)
     add_shape(compute, image.id, SHAPES[arch_])
     write_image_ocid(tofu_dir, arch_, str(image.id))
     return PublishResult(

@@ -1,5 +1,7 @@
 """`freetier images talos`: the official Talos `oracle-<arch>` image for the stack's Talos
-version, from the Image Factory, published as a custom image like any other.
+version, from the Image Factory, published as a custom image the way that version's Oracle
+page says (`freetier.images.recipes`: an `.oci` archive for v1.13, a stream-optimized VMDK
+imported with BIOS from v1.14).
 
     https://factory.talos.dev/image/<schematic>/<version>/oracle-arm64.<format>
 
@@ -13,15 +15,17 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
 from freetier.errors import ConfigError
+from freetier.images.oci_archive import recipe_file
 from freetier.images.options import DEFAULT_PARALLEL, FORMATS
 from freetier.images.publish import PublishOptions, PublishResult, check_arch, publish_image
 from freetier.images.publish_progress import Progress
 from freetier.images.publish_upload import DEFAULT_PART_SIZE
+from freetier.images.recipes import ImportRecipe, talos_recipe
 from freetier.images.talos_fetch import DEFAULT_FETCHING, Downloaded, Fetching, download, to_qcow2
 from freetier.stack.model import Stack
 
@@ -35,11 +39,13 @@ IMAGE_NAME = "talos"
 
 @dataclass(frozen=True)
 class TalosImage:
-    """The factory download and the qcow2 made from it."""
+    """The factory download, the qcow2 made from it, and what the recipe uploads."""
 
     url: str
     download: Downloaded
     qcow2: Path
+    recipe: ImportRecipe | None = None
+    upload: Path | None = None
 
 
 def factory_base(env: Mapping[str, str] | None = None) -> str:
@@ -116,7 +122,9 @@ def publish_talos(
     fetching: Fetching = DEFAULT_FETCHING,
     expected_sha256: str | None = None,
 ) -> tuple[TalosImage, PublishResult]:
-    """Fetch and publish the Talos image: OS name Talos, version the stack's."""
+    """Fetch and publish the Talos image: OS name Talos, version the stack's, imported as the
+    version's recipe says."""
+    recipe = talos_recipe(stack.versions.talos)
     env = options.env if options is not None else None
     image = fetch_talos(
         stack,
@@ -128,19 +136,23 @@ def publish_talos(
         expected_sha256=expected_sha256,
         progress=progress,
     )
+    os_version = talos_version(stack).removeprefix("v")
+    upload = recipe_file(recipe, image.qcow2, OS_NAME, os_version)
+    image = replace(image, recipe=recipe, upload=upload)
     result = publish_image(
-        image.qcow2,
+        upload,
         stack=stack,
         config=config,
         name=IMAGE_NAME,
         arch=arch,
         os_name=OS_NAME,
-        os_version=talos_version(stack).removeprefix("v"),
+        os_version=os_version,
         progress=progress,
         part_size=part_size,
         parallel=parallel,
         tofu_dir=tofu_dir,
         options=options,
+        recipe=recipe,
     )
     return image, result
 
