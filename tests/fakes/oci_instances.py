@@ -2,9 +2,9 @@
 `freetier images boot-check` drives. Extends the image fake because a launch reads the image's
 shapes, firmware and capabilities.
 
-States move on reads, as OCI's do while a client polls: an instance is PROVISIONING for
-`launch_polls` GetInstance calls, then RUNNING; a terminated one TERMINATING for
-`terminate_polls` calls, then TERMINATED (its boot volume, unless preserved, with it). A console
+States move on reads, as OCI's do while a client polls: a launched instance is PROVISIONING
+until the `launch_polls`-th GetInstance shows it RUNNING; a terminated one TERMINATING until
+the `terminate_polls`-th shows it TERMINATED (its boot volume, unless preserved, with it). A console
 history is REQUESTED, then GETTING-HISTORY, then SUCCEEDED, one step per GetConsoleHistory
 call; its content is what `console[image id]` held at capture time (the last MiB of it).
 

@@ -1,5 +1,6 @@
-"""`freetier images build|gate|boot-test|needed`: the images built from packages, their size
-gates, their boot test, and which image each architecture of the stack boots.
+"""`freetier images build|gate|boot-test|boot-check|needed`: the images built from packages,
+their size gates, their boot test under QEMU, the boot check of an imported image on OCI, and
+which image each architecture of the stack boots.
 
 `register(sub)` returns the `images` subparsers so `cli.images_publish` adds the upload half
 (publish, talos, propose) beside them."""
@@ -12,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from freetier.cli.common import SubParsers, add_format, add_stack, progress
+from freetier.cli.common import SubParsers, add_format, add_stack, minutes, progress
 
 DEFAULT_OUT = Path("out/images")
 
@@ -111,6 +112,8 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> SubParsers[argparse.Ar
     add_stack(boot)
     boot.set_defaults(handler=cmd_images_boot_test)
 
+    _register_boot_check(images_sub)
+
     needed = images_sub.add_parser(
         "needed",
         help="which image each architecture of the stack boots",
@@ -124,6 +127,81 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> SubParsers[argparse.Ar
     add_stack(needed)
     needed.set_defaults(handler=cmd_images_needed)
     return images_sub
+
+
+def _register_boot_check(images_sub: SubParsers[argparse.ArgumentParser]) -> None:
+    check = images_sub.add_parser(
+        "boot-check",
+        help="launch one instance of an imported image on OCI and read its serial console",
+        description="Launch one instance of the imported image NAME (its OCID, or the "
+        "display name `images publish` gave it) in the stack's compartment, as tofu/oci "
+        "launches nodes but without a public IP, only when the free-tier guard counts room "
+        "for it in the tenancy; capture its serial console history until it shows the OS's "
+        "boot lines (Talos: `[talos]`; other images: the kernel's `Linux version`), the UEFI "
+        "shell, or the deadline passes; report the in-transit encryption the instance got; "
+        "and terminate the instance, also on an error or Ctrl-C. OCI shows RUNNING whether "
+        "the image booted or not. Exit 0 it boots, 1 it does not (UEFI shell, empty console, "
+        "no boot lines) or a step failed, 2 bad input or credentials, 3 no room in the free "
+        "allowance (the limit is named), 130 interrupted (the instance terminated).",
+    )
+    check.add_argument("name", metavar="NAME", help="image OCID or display name")
+    check.add_argument(
+        "--arch",
+        default="arm64",
+        metavar="arm64|amd64",
+        help="the image's architecture: its Always Free shape (default: arm64, A1)",
+    )
+    check.add_argument(
+        "--subnet", metavar="OCID", help="subnet to launch in (default: the oci layer's public)"
+    )
+    check.add_argument(
+        "--timeout",
+        type=minutes,
+        default=10.0,
+        metavar="MINUTES",
+        help="deadline for a verdict (default 10); termination has its own 5 minutes",
+    )
+    check.add_argument(
+        "--interval",
+        type=_seconds,
+        default=10.0,
+        metavar="SECONDS",
+        help="how often OCI is polled and the console captured again (default 10)",
+    )
+    add_format(check)
+    add_stack(check)
+    check.set_defaults(handler=cmd_images_boot_check)
+
+
+def cmd_images_boot_check(args: argparse.Namespace) -> int:
+    from freetier.cli.common import print_json
+    from freetier.images.boot_check import CheckOptions, Timing, boot_check
+    from freetier.images.publish import check_arch
+    from freetier.oci_clients import load_oci_config
+    from freetier.stack import load_stack
+
+    arch = check_arch(args.arch)
+    stack = load_stack(args.stack)
+    config = load_oci_config(os.environ, Path.home())
+    timing = Timing(deadline_seconds=args.timeout * 60, interval_seconds=args.interval)
+    options = CheckOptions(arch=arch, subnet_id=args.subnet, timing=timing)
+    report = boot_check(stack, config, args.name, options=options, say=progress("boot-check"))
+    if args.format == "json":
+        print_json(report.as_json())
+    else:
+        print("\n".join(report.lines()))
+    return report.exit_code
+
+
+def _seconds(text: str) -> float:
+    """A number of seconds between 0.01 and 600 (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0.01 <= value <= 600:
+        raise argparse.ArgumentTypeError("must be between 0.01 and 600 seconds")
+    return value
 
 
 def _arch_arg(parser: argparse.ArgumentParser, *, required: bool) -> None:

@@ -26,13 +26,17 @@ def stack_resources(stack: Stack) -> list[Resource]:
         _r("oci_core_subnet", "public", {"cidr_block": stack.network.subnet_cidr}),
     ]
     instances = [
-        _r("oci_core_instance", i.name, _instance(i.shape, i.ocpus, i.memory_gb, i.boot_volume_gb))
+        _r(
+            "oci_core_instance",
+            i.name,
+            instance_values(i.shape, i.ocpus, i.memory_gb, i.boot_volume_gb),
+        )
         for i in stack.instances
     ]
     if stack.bastion.enabled:
         b = stack.bastion
         instances.append(
-            _r("oci_core_instance", b.name, _instance(b.shape, None, None, b.boot_volume_gb))
+            _r("oci_core_instance", b.name, instance_values(b.shape, None, None, b.boot_volume_gb))
         )
     guards = [
         _r("oci_budget_budget", "monthly", {"amount": stack.budget.amount}),
@@ -43,9 +47,10 @@ def stack_resources(stack: Stack) -> list[Resource]:
     return network + instances + guards
 
 
-def _instance(
-    shape: str, ocpus: float | None, memory_gb: int | None, boot_gb: int
+def instance_values(
+    shape: str, ocpus: float | None, memory_gb: float | None, boot_gb: int
 ) -> dict[str, Any]:
+    """An `oci_core_instance`'s values as the provider types them: what the guard counts."""
     values: dict[str, Any] = {
         "shape": shape,
         # The provider types the boot volume size as a string.
