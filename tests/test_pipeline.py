@@ -195,6 +195,10 @@ def test_pr_mounts_secrets_as_secrets(module: Freetier) -> None:
         "withEnvVariable",
         {"name": "OCI_CLI_CONFIG_FILE", "value": "/root/.oci/config"},
     ) in calls
+    # What the tofu OCI provider reads: ~/.oci/config of root (the toolchain runs as root:
+    # no withUser), or OCI_CONFIG_FILE; it never reads OCI_CLI_CONFIG_FILE.
+    assert ("withEnvVariable", {"name": "OCI_CONFIG_FILE", "value": "/root/.oci/config"}) in calls
+    assert "withUser" not in [name for name, _ in calls]
     # Secrets are mounted before the command runs, and never appear in its argv.
     names = [name for name, _ in calls]
     assert names.index("withSecretVariable") < len(names) - 2
@@ -226,6 +230,9 @@ def test_apply_mounts_the_reviewed_plan(module: Freetier) -> None:
     assert _execs(ctr)[-1][-2:] == ["--plan", "/reviewed"]
     direct = module.apply(layer="oci", oci_config=c, oci_key=k)
     assert "--plan" not in _execs(direct)[-1]
+    # tofu runs here: the provider's config file is set for it.
+    config_file = {"name": "OCI_CONFIG_FILE", "value": "/root/.oci/config"}
+    assert ("withEnvVariable", config_file) in _calls(direct)
 
 
 def test_comment_renders_every_layer_to_a_file(module: Freetier) -> None:

@@ -365,8 +365,13 @@ def _with_credentials(
     if github_token is not None:
         ctr = ctr.with_secret_variable("GITHUB_TOKEN", github_token)
     if oci_config is not None:
-        ctr = ctr.with_mounted_secret(f"{OCI_DIR}/config", oci_config).with_env_variable(
-            "OCI_CLI_CONFIG_FILE", f"{OCI_DIR}/config"
+        # One file for both readers: freetier's SDK calls read OCI_CLI_CONFIG_FILE; the tofu
+        # OCI provider reads ~/.oci/config of the container's user (root: this path), and
+        # OCI_CONFIG_FILE when that is missing (see tofu/oci/versions.tf). Profile DEFAULT.
+        ctr = (
+            ctr.with_mounted_secret(f"{OCI_DIR}/config", oci_config)
+            .with_env_variable("OCI_CLI_CONFIG_FILE", f"{OCI_DIR}/config")
+            .with_env_variable("OCI_CONFIG_FILE", f"{OCI_DIR}/config")
         )
     if oci_key is not None:
         # The config's key_file must point here: ~/.oci/key.pem.

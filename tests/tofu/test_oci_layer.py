@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from freetier.images.recipes import PV_ENCRYPTION_IN_TRANSIT
 from freetier.stack import load_stack
 from freetier.tofu.vars import tfvars_text
 from tests.conftest import PROXMOX_EXAMPLE, SHIPPED_STACK
@@ -730,11 +731,41 @@ def test_instances_are_hardened(layer: dict[str, Block]) -> None:
         launch = instance.one("launch_options")
         assert unquote(launch.attr("network_type")) == "PARAVIRTUALIZED", name
         assert unquote(launch.attr("boot_volume_type")) == "PARAVIRTUALIZED", name
-        assert launch.attr("is_pv_encryption_in_transit_enabled") == "true", name
-        assert instance.attr("is_pv_encryption_in_transit_enabled") == "true", name
+        # Off in both places: imported images do not support it (images/recipes.py, PV);
+        # two different values would show a diff in every plan.
+        assert launch.attr("is_pv_encryption_in_transit_enabled") == "false", name
+        assert instance.attr("is_pv_encryption_in_transit_enabled") == "false", name
         options = instance.one("instance_options")
         assert options.attr("are_legacy_imds_endpoints_disabled") == "true", name
         assert "local.ad_names[" in instance.attr("availability_domain"), name
+
+
+def test_in_transit_encryption_is_what_the_boot_check_launches_with(
+    layer: dict[str, Block],
+) -> None:
+    """tofu/oci and `images boot-check` launch imported images the same way."""
+    assert PV_ENCRYPTION_IN_TRANSIT is False
+    for name, instance in resources(layer, "oci_core_instance").items():
+        values = {
+            instance.attr("is_pv_encryption_in_transit_enabled"),
+            instance.one("launch_options").attr("is_pv_encryption_in_transit_enabled"),
+        }
+        assert values == {"false"}, name
+
+
+def test_the_provider_credentials_comment_names_what_the_provider_reads(
+    layer: dict[str, Block],
+) -> None:
+    text = (LAYER / "versions.tf").read_text(encoding="utf-8")
+    comment = " ".join(
+        line.lstrip("# ").strip() for line in text.splitlines() if line.lstrip().startswith("#")
+    )
+    assert "~/.oci/config" in comment
+    assert "OCI_CONFIG_FILE is read only when ~/.oci/config does not exist" in comment
+    assert (
+        "OCI_CLI_CONFIG_FILE and OCI_CLI_PROFILE (what freetier's own SDK calls read) are not"
+        in (comment)
+    )
 
 
 def test_instances_lifecycle(layer: dict[str, Block]) -> None:

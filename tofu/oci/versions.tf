@@ -11,8 +11,16 @@ terraform {
   }
 }
 
-# Credentials come from the OCI CLI config file (~/.oci/config, or
-# OCI_CLI_CONFIG_FILE / TF_VAR_* in CI); nothing secret is set here.
+# Credentials: the provider reads the API key config file ~/.oci/config of the user
+# running tofu (the home directory from the user database, or TF_HOME_OVERRIDE), profile
+# DEFAULT, or the profile named by TF_VAR_config_file_profile / OCI_CONFIG_FILE_PROFILE.
+# OCI_CONFIG_FILE is read only when ~/.oci/config does not exist and no profile is named;
+# OCI_CLI_CONFIG_FILE and OCI_CLI_PROFILE (what freetier's own SDK calls read) are not read.
+# Sources: oracle/terraform-provider-oci v8.28.0, internal/provider/provider.go
+# (GetSdkConfigProvider) and the vendored oci-go-sdk common/client.go
+# (DefaultConfigProvider, getDefaultConfigFilePath). The Dagger functions mount the config
+# at /root/.oci/config and set OCI_CONFIG_FILE to it (ci/freetier/pipeline.py), so the
+# provider and freetier read the same file. Nothing secret is set here.
 provider "oci" {
   region = var.region
 }
