@@ -339,7 +339,7 @@ def test_deploy_of_a_commit_without_a_merged_pr_refuses(repo: Path, github, caps
         ),
         (["comment", "render", "--plan", "oci=good.json", "--guard", "bad.json"], "not valid JSON"),
         (["plan", "--layer", "oci", "--stack", "nope.yaml"], "no such file"),
-        (["comment", "render", "--plan", "talos=good.json"], "no layer 'talos'"),
+        (["comment", "render", "--plan", "proxmox=good.json"], "no layer 'proxmox'"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(argv, fragment, tmp_path, monkeypatch, capsys) -> None:

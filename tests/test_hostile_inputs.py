@@ -169,6 +169,7 @@ FINGERPRINT = {
     "serial": 3,
     "base": "",
     "head": "",
+    "upstream": "",
 }
 
 

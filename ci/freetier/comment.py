@@ -91,9 +91,11 @@ def render_full(layers: Sequence[LayerPlan], guard: dict[str, Any] | None = None
 
 def fingerprint_marker(layers: Sequence[LayerPlan]) -> str:
     """Hidden in the comment: which plan each layer's review saw. `changes` is what the deploy
-    gate compares a fresh plan with; `digest` also pins the state, versions and commits."""
+    gate compares a fresh plan with; `digest` also pins the state, versions and commits;
+    `upstream` (a layer derived from another's outputs) which outputs it was planned against."""
     prints = {
         p.layer: {"changes": p.fingerprint.changes, "digest": p.fingerprint.digest}
+        | ({"upstream": p.fingerprint.upstream} if p.fingerprint.upstream else {})
         for p in layers
         if p.fingerprint is not None
     }

@@ -1,14 +1,20 @@
-"""The tofu layers, in the order they are applied, and where each one's folder is.
+"""The tofu layers, in the order they are applied, and where each one's folder and state are.
 
 Every stage finds a layer through `layer_folder`, so the repository's layout (`tofu/LAYER/`
-beside stack.yaml, a layer being a folder with `versions.tf`) is written down once."""
+beside stack.yaml, a layer being a folder with `versions.tf`) is written down once; and every
+stage names a layer's remote state through `state_key`, so one backend settings file serves
+all layers without two of them ever sharing a state."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-LAYERS = ("oci",)  # dependency order: deploy applies them in this order
+LAYERS = ("oci", "talos")  # dependency order: deploy applies them in this order
 LAYER_MARKER = "versions.tf"
+# The layer whose outputs a layer's variables are derived from (its upstream).
+UPSTREAM: dict[str, str] = {"talos": "oci"}
+# The layer whose state key the backend settings file (`--backend-config`) names.
+KEYED_LAYER = "oci"
 
 
 def layer_folder(stack_file: Path, layer: str) -> Path:
@@ -19,3 +25,24 @@ def layer_folder(stack_file: Path, layer: str) -> Path:
 def present_layers(stack_file: Path) -> list[str]:
     """The layers of LAYERS this repository has (their folder holds `versions.tf`), in order."""
     return [n for n in LAYERS if (layer_folder(stack_file, n) / LAYER_MARKER).is_file()]
+
+
+def state_key(key: str, layer: str) -> str:
+    """The state key of `layer`, given the key the backend settings file names (the oci
+    layer's, `oci/terraform.tfstate` in tofu/oci/README.md): its last folder named `oci`
+    becomes the layer's name, else the layer's name becomes a folder before the file.
+
+    >>> state_key("oci/terraform.tfstate", "oci"), state_key("oci/terraform.tfstate", "talos")
+    ('oci/terraform.tfstate', 'talos/terraform.tfstate')
+    >>> state_key("prod/oci/state.tfstate", "talos"), state_key("terraform.tfstate", "talos")
+    ('prod/talos/state.tfstate', 'talos/terraform.tfstate')
+    """
+    if layer == KEYED_LAYER:
+        return key
+    path = PurePosixPath(key)
+    folders = list(path.parent.parts) if str(path.parent) != "." else []
+    for index in range(len(folders) - 1, -1, -1):
+        if folders[index] == KEYED_LAYER:
+            folders[index] = layer
+            return str(PurePosixPath(*folders, path.name))
+    return str(PurePosixPath(*folders, layer, path.name))

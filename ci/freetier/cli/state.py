@@ -64,7 +64,7 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
 def cmd_state_unlock(args: argparse.Namespace) -> int:
     from freetier.tofu.lock import lock_site, read_lock, release
 
-    site = lock_site(args.backend_config)
+    site = lock_site(args.backend_config, args.layer)
     found = read_lock(site)
     from dataclasses import asdict
     from datetime import UTC, datetime

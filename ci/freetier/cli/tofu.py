@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from freetier.cli.common import SubParsers, add_stack
+from freetier.cli.common import SubParsers, add_backend, add_stack
 from freetier.layers import LAYERS
 
 # The top-level commands this module adds, with their line in `freetier --help`.
@@ -21,10 +21,14 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
         "vars",
         help="write a layer's stack.auto.tfvars.json from stack.yaml",
         description="Derive a layer's variables from stack.yaml and write "
-        "tofu/LAYER/stack.auto.tfvars.json (never edit it by hand). --check only compares.",
+        "tofu/LAYER/stack.auto.tfvars.json (never edit it by hand). --check only compares. "
+        "The talos layer's also come from the oci layer's outputs (node addresses), read from "
+        "its state: give the backend settings as for `freetier plan`. The Tailscale auth key "
+        "is never written: tofu reads it from TF_VAR_tailscale_auth_key.",
     )
     tvars.add_argument("--layer", choices=LAYERS, required=True)
     add_stack(tvars)
+    add_backend(tvars)
     tvars.add_argument(
         "--check", action="store_true", help="exit 1 if the file is missing or out of date"
     )
@@ -36,12 +40,13 @@ def cmd_tofu_vars(args: argparse.Namespace) -> int:
     from freetier.tofu.layer import vars_drift, write_vars
 
     stack = load_stack(args.stack)
+    where = {"backend": not args.no_backend, "backend_config": args.backend_config}
     if args.check:
-        target, drift = vars_drift(stack, args.stack, args.layer)
+        target, drift = vars_drift(stack, args.stack, args.layer, **where)
         if drift is None:
             print(f"{target}: up to date")
             return 0
         print(f"{target}: {drift}; run: freetier tofu vars --layer {args.layer}", file=sys.stderr)
         return 1
-    print(f"wrote {write_vars(stack, args.stack, args.layer)}")
+    print(f"wrote {write_vars(stack, args.stack, args.layer, **where)}")
     return 0

@@ -73,6 +73,14 @@ def changes_digest(shown: Any, secrets: Secrets = NO_SECRETS) -> str:
     return hashing.digest(canonical(normalise_changes(shown, secrets)))
 
 
+def upstream_digest(inputs: Any, secrets: Secrets = NO_SECRETS) -> str:
+    """The digest of the upstream outputs a layer read (keyed like the changes), or "" for a
+    layer that reads none (`inputs` None)."""
+    if inputs is None:
+        return ""
+    return Hashing(secrets.fingerprint_key).digest(canonical(inputs))
+
+
 def make_fingerprint(
     shown: Any,
     layer_dir: Path,
@@ -81,6 +89,7 @@ def make_fingerprint(
     base: str,
     head: str,
     secrets: Secrets = NO_SECRETS,
+    upstream: str = "",
 ) -> Fingerprint:
     version = shown.get("terraform_version") if type(shown) is dict else None
     lock = layer_dir / LOCK_FILE
@@ -98,6 +107,7 @@ def make_fingerprint(
         serial=serial,
         base=base,
         head=head,
+        upstream=upstream,
     )
 
 

@@ -63,6 +63,9 @@ class Fingerprint:
     serial: int
     base: str  # commits the plan was made between ("" when unknown)
     head: str
+    # Digest (keyed like `changes`) of the upstream layer's outputs the layer's variables were
+    # derived from; "" for a layer that reads none. A saved plan whose upstream moved is stale.
+    upstream: str = ""
 
     @property
     def digest(self) -> str:
@@ -76,6 +79,7 @@ class Fingerprint:
             str(self.serial),
             self.base,
             self.head,
+            *((self.upstream,) if self.upstream else ()),
         )
         return sha256("\n".join(parts).encode()).hexdigest()
 
@@ -137,3 +141,4 @@ class Reviewed:
     serial: int | None = None
     plan_file: Path | None = None
     normalised: list[dict[str, object]] | None = None  # for a precise refusal message
+    upstream: str | None = None  # Fingerprint.upstream; None: not known

@@ -17,6 +17,7 @@ from freetier.review.publication import build_publication
 from freetier.stack import Stack
 from freetier.tofu.layer import PLAN_JSON, plan_layer
 from freetier.tofu.run import TOFU_NAMES, Tofu
+from freetier.tofu.vars import UpstreamNotApplied
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,10 @@ def plan_steps(
                 commits=commits,
                 command="pr",
             )
+        except UpstreamNotApplied as exc:  # e.g. the first pull request: nothing applied yet
+            line = f"not planned: {str(exc).splitlines()[0]}; review it in a later pull request"
+            results.append(StepResult(f"plan:{layer}", f"plan {layer}", "warning", line))
+            continue
         except FreetierError as exc:
             results.append(
                 StepResult(f"plan:{layer}", f"plan {layer}", "failed", str(exc).splitlines()[0])

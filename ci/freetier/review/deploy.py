@@ -56,7 +56,7 @@ def deploy(
                 stack,
                 stack_file,
                 layer,
-                Reviewed(seen["changes"]),
+                Reviewed(seen["changes"], upstream=seen.get("upstream", "")),
                 out / layer,
                 backend=backend,
                 backend_config=backend_config,

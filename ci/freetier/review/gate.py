@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import Literal
 
 from freetier.errors import FreetierError
-from freetier.plans.fingerprint import changes_digest, diff_changes, normalise_changes
+from freetier.layers import UPSTREAM
+from freetier.plans.fingerprint import (
+    changes_digest,
+    diff_changes,
+    normalise_changes,
+    upstream_digest,
+)
 from freetier.plans.keyed import Hashing, incomparable
 from freetier.plans.mask import NO_SECRETS
 from freetier.plans.model import Reviewed, Secrets
@@ -54,11 +60,20 @@ def apply_reviewed(
     *,
     tofu: run.Tofu,
     secrets: Secrets = NO_SECRETS,
+    upstream: str = "",
 ) -> Applied:
-    """`folder` is the initialised layer; `work` a scratch folder for the re-plan."""
+    """`folder` is the initialised layer; `work` a scratch folder for the re-plan; `upstream`
+    the digest of the upstream outputs its variables were derived from now. A saved plan is
+    applied only when neither the layer's state nor its upstream outputs moved since."""
     lineage, serial = run.state_pull(folder, tofu=tofu)
     unchanged = (lineage, serial) == (reviewed.lineage, reviewed.serial)
-    if unchanged and reviewed.plan_file is not None and reviewed.plan_file.is_file():
+    upstream_moved = reviewed.upstream is not None and reviewed.upstream != upstream
+    if (
+        unchanged
+        and not upstream_moved
+        and reviewed.plan_file is not None
+        and reviewed.plan_file.is_file()
+    ):
         return Applied(
             layer, "saved plan", run.apply(folder, plan_file=reviewed.plan_file, tofu=tofu)
         )
@@ -70,7 +85,8 @@ def apply_reviewed(
     run.plan(folder, out=replan, tofu=tofu)
     shown = run.show_json(folder, replan, tofu=tofu)
     if changes_digest(shown, secrets) != reviewed.changes:
-        raise Refused(layer, _reasons(reviewed, shown, secrets))
+        moved = [_upstream_moved(layer)] if upstream_moved else []
+        raise Refused(layer, moved + _reasons(reviewed, shown, secrets))
     return Applied(layer, "identical re-plan", run.apply(folder, plan_file=replan, tofu=tofu))
 
 
@@ -98,10 +114,25 @@ def apply_reviewed_layer(
         command=command,
         progress=progress,
     ):
-        folder = prepare(
+        prepared = prepare(
             stack, stack_file, layer, backend=backend, backend_config=backend_config, tofu=tofu
         )
-        return apply_reviewed(folder, layer, reviewed, work, tofu=tofu, secrets=secrets)
+        return apply_reviewed(
+            prepared.folder,
+            layer,
+            reviewed,
+            work,
+            tofu=tofu,
+            secrets=secrets,
+            upstream=upstream_digest(prepared.upstream, secrets),
+        )
+
+
+def _upstream_moved(layer: str) -> str:
+    return (
+        f"the outputs of the {UPSTREAM.get(layer, 'upstream')} layer that {layer} is derived "
+        "from changed since the review, so it was planned again against them"
+    )
 
 
 def _reasons(reviewed: Reviewed, shown: object, secrets: Secrets) -> list[str]:

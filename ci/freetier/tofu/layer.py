@@ -8,19 +8,21 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from freetier.errors import ConfigError, ToolError
 from freetier.files import read_json, write_files
-from freetier.layers import LAYER_MARKER, layer_folder
-from freetier.plans.fingerprint import make_fingerprint, normalise_changes
+from freetier.layers import layer_folder
+from freetier.plans.fingerprint import make_fingerprint, normalise_changes, upstream_digest
 from freetier.plans.mask import NO_SECRETS
 from freetier.plans.model import Fingerprint, LayerPlan, Reviewed, Secrets
 from freetier.plans.parse import failed_plan, parse_plan
 from freetier.stack import Stack
 from freetier.tofu import run
 from freetier.tofu.apply import Backoff, CapacityApplyResult, apply_with_capacity_retry
+from freetier.tofu.inputs import init_layer, layer_dir, layer_inputs
 from freetier.tofu.lock import state_lock
-from freetier.tofu.vars import TFVARS_FILE, tfvars_text
+from freetier.tofu.vars import TFVARS_FILE
 
 # A layer's plan folder (out/plans/LAYER/), its owner's only. plan.bin and plan.json hold
 # values in clear: they never leave the machine; plan.txt is masked.
@@ -38,29 +40,45 @@ class PlannedLayer:
     changes: bool
 
 
-def layer_dir(stack_file: Path, layer: str) -> Path:
-    folder = layer_folder(stack_file, layer)
-    if not (folder / LAYER_MARKER).is_file():
-        raise ConfigError([f"{folder}: no such tofu layer (expected versions.tf there)"])
-    return folder
-
-
-def vars_drift(stack: Stack, stack_file: Path, layer: str) -> tuple[Path, str | None]:
-    """The layer's variables file, and None when it is what stack.yaml derives, else why not
-    ("missing" or "out of date")."""
+def vars_drift(
+    stack: Stack,
+    stack_file: Path,
+    layer: str,
+    *,
+    backend: bool = False,
+    backend_config: Path | None = None,
+    tofu: run.Tofu | None = None,
+) -> tuple[Path, str | None]:
+    """The layer's variables file, and None when it is what stack.yaml (and the upstream
+    layer's outputs) derive, else why not ("missing" or "out of date")."""
     target = layer_folder(stack_file, layer) / TFVARS_FILE
+    wanted = layer_inputs(
+        stack, stack_file, layer, backend=backend, backend_config=backend_config, tofu=tofu
+    ).tfvars
     current = target.read_text(encoding="utf-8") if target.is_file() else None
-    if current == tfvars_text(stack):
+    if current == wanted:
         return target, None
     return target, "missing" if current is None else "out of date"
 
 
-def write_vars(stack: Stack, stack_file: Path, layer: str) -> Path:
-    """Write the layer's variables from stack.yaml, into a layer folder that exists."""
+def write_vars(
+    stack: Stack,
+    stack_file: Path,
+    layer: str,
+    *,
+    backend: bool = False,
+    backend_config: Path | None = None,
+    tofu: run.Tofu | None = None,
+) -> Path:
+    """Write the layer's variables from stack.yaml (and the upstream layer's outputs), into a
+    layer folder that exists; nothing is written when they cannot be derived."""
     folder = layer_folder(stack_file, layer)
     if not folder.is_dir():
         raise ConfigError([f"{folder}: no such layer folder"])
-    write_files(folder, {TFVARS_FILE: tfvars_text(stack)})
+    inputs = layer_inputs(
+        stack, stack_file, layer, backend=backend, backend_config=backend_config, tofu=tofu
+    )
+    write_files(folder, {TFVARS_FILE: inputs.tfvars})
     return folder / TFVARS_FILE
 
 
@@ -88,6 +106,12 @@ def locked_layer(
         yield folder
 
 
+@dataclass(frozen=True)
+class Prepared:
+    folder: Path  # initialised, its variables written
+    upstream: dict[str, Any] | None  # the upstream outputs the variables were derived from
+
+
 def prepare(
     stack: Stack,
     stack_file: Path,
@@ -96,12 +120,16 @@ def prepare(
     backend: bool,
     backend_config: Path | None,
     tofu: run.Tofu,
-) -> Path:
-    """Write the layer's variables from stack.yaml (never by hand), then `init`."""
+) -> Prepared:
+    """Write the layer's variables from stack.yaml and the upstream layer's outputs (never by
+    hand), then `init` on the layer's own state."""
     folder = layer_dir(stack_file, layer)
-    write_files(folder, {TFVARS_FILE: tfvars_text(stack)})
-    run.init(folder, backend=backend, backend_config=backend_config, tofu=tofu)
-    return folder
+    inputs = layer_inputs(
+        stack, stack_file, layer, backend=backend, backend_config=backend_config, tofu=tofu
+    )
+    write_files(folder, {TFVARS_FILE: inputs.tfvars})
+    init_layer(folder, layer, backend=backend, backend_config=backend_config, tofu=tofu)
+    return Prepared(folder, inputs.upstream)
 
 
 def plan_layer(
@@ -134,9 +162,10 @@ def plan_layer(
         target.mkdir(parents=True, exist_ok=True)
         target.chmod(0o700)
         try:
-            folder = prepare(
+            prepared = prepare(
                 stack, stack_file, layer, backend=backend, backend_config=backend_config, tofu=tofu
             )
+            folder = prepared.folder
             result = run.plan(folder, out=target / run.PLAN_FILE, tofu=tofu)
         except ToolError as exc:
             if exc.missing:
@@ -148,7 +177,8 @@ def plan_layer(
         shown = run.show_json(folder, target / run.PLAN_FILE, tofu=tofu)
         text = run.show_text(folder, target / run.PLAN_FILE, tofu=tofu)
         lineage, serial = run.state_pull(folder, tofu=tofu)
-    fingerprint = make_fingerprint(shown, folder, lineage, serial, *commits, secrets)
+    upstream = upstream_digest(prepared.upstream, secrets)
+    fingerprint = make_fingerprint(shown, folder, lineage, serial, *commits, secrets, upstream)
     plan = replace(parse_plan(shown, layer, secrets, text), fingerprint=fingerprint)
     write_files(
         target,
@@ -218,7 +248,7 @@ def apply_layer(
     ):
         folder = prepare(
             stack, stack_file, layer, backend=backend, backend_config=backend_config, tofu=tofu
-        )
+        ).folder
         return apply_with_capacity_retry(
             folder,
             list(stack.oci.availability_domains),
@@ -240,5 +270,10 @@ def reviewed_from_folder(folder: Path) -> Reviewed:
     ):
         raise ConfigError([f"{changes_file}: not the changes written by `freetier plan`"])
     return Reviewed(
-        printed.changes, printed.lineage, printed.serial, folder / run.PLAN_FILE, normalised
+        printed.changes,
+        printed.lineage,
+        printed.serial,
+        folder / run.PLAN_FILE,
+        normalised,
+        printed.upstream,
     )

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from freetier.command import Command, run
 from freetier.errors import ConfigError, FreetierError, RemoteError, ToolError
+from freetier.layers import KEYED_LAYER, state_key
 from freetier.object_storage import (
     Bucket,
     create_object,
@@ -137,13 +138,18 @@ class LockHeld(FreetierError):
 
 
 def lock_site(
-    backend_config: Path, *, env: Mapping[str, str] | None = None, home: Path | None = None
+    backend_config: Path,
+    layer: str = KEYED_LAYER,
+    *,
+    env: Mapping[str, str] | None = None,
+    home: Path | None = None,
 ) -> LockSite:
-    """The lock beside the state the backend settings file names, through the OCI config."""
+    """The lock beside the layer's state (the key the backend settings file names, made the
+    layer's by `freetier.layers.state_key`), through the OCI config."""
     env = os.environ if env is None else env
     state = read_state_object(backend_config)
     client = object_client(load_oci_config(env, home or Path.home()), env=env)
-    return LockSite(open_bucket(client, state.bucket), state.key + LOCK_SUFFIX)
+    return LockSite(open_bucket(client, state.bucket), state_key(state.key, layer) + LOCK_SUFFIX)
 
 
 def read_lock(site: LockSite) -> FoundLock | None:
@@ -190,7 +196,7 @@ def state_lock(
             [f"--backend-config: needed to lock the remote state of {layer} (or --no-backend)"]
         )
     env = os.environ if env is None else env
-    site = lock_site(backend_config, env=env, home=home)
+    site = lock_site(backend_config, layer, env=env, home=home)
     now = datetime.now(UTC).isoformat(timespec="seconds")
     holder = Holder(runner(env), head_commit(env, cwd), command, layer, now, uuid.uuid4().hex)
     taken: FoundLock | None = None

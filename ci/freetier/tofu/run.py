@@ -129,11 +129,15 @@ def var_args(var_overrides: Mapping[str, VarValue] | None) -> list[str]:
     return args
 
 
-def init_argv(*, backend: bool = True, backend_config: Path | None = None) -> list[str]:
-    """`backend_config`: a file of the partial backend's settings (bucket, endpoint...)."""
+def init_argv(
+    *, backend: bool = True, backend_config: Path | None = None, key: str | None = None
+) -> list[str]:
+    """`backend_config`: a file of the partial backend's settings (bucket, endpoint...);
+    `key`: the layer's state key, which overrides the file's (`freetier.layers.state_key`)."""
     if not backend:
         return ["init", *COMMON_FLAGS, "-backend=false"]
     extra = [f"-backend-config={backend_config}"] if backend_config is not None else []
+    extra += [f"-backend-config=key={key}"] if key is not None else []
     return ["init", *COMMON_FLAGS, *extra]
 
 
@@ -290,10 +294,12 @@ def init(
     *,
     backend: bool = True,
     backend_config: Path | None = None,
+    key: str | None = None,
     tofu: Tofu | None = None,
 ) -> Completed:
     tofu = tofu or Tofu.find()
-    return tofu.run(init_argv(backend=backend, backend_config=backend_config), layer_dir)
+    argv = init_argv(backend=backend, backend_config=backend_config, key=key)
+    return tofu.run(argv, layer_dir)
 
 
 def plan(
@@ -401,4 +407,26 @@ def version(tofu: Tofu | None = None, *, cwd: Path | None = None) -> str:
     found = info.get("terraform_version") if isinstance(info, dict) else None
     if not isinstance(found, str) or not found:
         raise ToolError(f"{tofu.exe} version -json: no terraform_version")
+    return found
+
+
+def output_json_argv() -> list[str]:
+    return ["output", "-json", "-no-color"]
+
+
+def outputs(layer_dir: Path, *, tofu: Tofu | None = None) -> dict[str, Any]:
+    """The layer's outputs as `output -json` gives them (name -> {sensitive, type, value}),
+    in clear, sensitive ones included: keep them out of every output and log. An empty
+    state has none ({})."""
+    tofu = tofu or Tofu.find()
+    done = tofu.run(output_json_argv(), layer_dir, parse_stdout=True)
+    where = f"{Path(tofu.exe).name} output -json"
+    try:
+        found = json.loads(done.stdout or "{}")
+    except json.JSONDecodeError as exc:
+        raise ToolError(f"{where}: not JSON: {exc.msg}") from None
+    if not isinstance(found, dict) or not all(
+        isinstance(v, dict) and "value" in v for v in found.values()
+    ):
+        raise ToolError(f"{where}: not a map of outputs")
     return found

@@ -1,12 +1,18 @@
-"""stack.yaml -> the variables of a tofu layer (stack.auto.tfvars.json). Pure."""
+"""stack.yaml (and the upstream layer's outputs) -> the variables of a tofu layer
+(stack.auto.tfvars.json). Pure."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
+import yaml
+
+from freetier.errors import ConfigError
 from freetier.guard.profile import Profile, load_profile
 from freetier.stack import Stack
+from freetier.talos.machine import node_names, node_patches
 
 TFVARS_FILE = "stack.auto.tfvars.json"
 
@@ -57,7 +63,75 @@ def derive_oci_vars(stack: Stack, profile: Profile) -> dict[str, Any]:
     }
 
 
-def tfvars_text(stack: Stack) -> str:
+# The outputs of tofu/oci (outputs.tf) that the talos layer reads: each node's addresses.
+PRIVATE_IPS = "instance_private_ips"
+PUBLIC_IPS = "instance_public_ips"
+APPLY_OCI_FIRST = "apply the oci layer first (freetier apply --layer oci, or merge its plan)"
+KUBERNETES_API_PORT = 6443
+
+
+class UpstreamNotApplied(ConfigError):
+    """The layer a layer reads has no outputs for it yet: apply that one first. Exit code 2."""
+
+
+def node_addresses(stack: Stack, oci_outputs: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """Each Talos node's private and public address, from the oci layer's outputs (name ->
+    value): everything the talos layer takes from upstream. ConfigError, saying to apply the
+    oci layer first, when the outputs are missing or lack a node of the stack."""
+    private, public = oci_outputs.get(PRIVATE_IPS), oci_outputs.get(PUBLIC_IPS)
+    if not isinstance(private, dict) or not isinstance(public, dict):
+        raise UpstreamNotApplied([f"tofu/oci: no {PRIVATE_IPS} output yet: {APPLY_OCI_FIRST}"])
+    addresses: dict[str, dict[str, str]] = {}
+    for name in node_names(stack):
+        ip, public_ip = private.get(name), public.get(name)
+        if not isinstance(ip, str) or not ip:
+            raise UpstreamNotApplied(
+                [f"{name}: no address in tofu/oci's outputs yet: {APPLY_OCI_FIRST}"]
+            )
+        addresses[name] = {"private_ip": ip, "public_ip": public_ip or ""}
+    return addresses
+
+
+def derive_talos_vars(stack: Stack, oci_outputs: Mapping[str, Any]) -> dict[str, Any]:
+    """Every input of tofu/talos but the Tailscale auth key (a sensitive variable, from a
+    secret, never in a file): the versions, the cluster endpoint on the first control plane's
+    private address, and per node its role, addresses and config patches (YAML documents)."""
+    addresses = node_addresses(stack, oci_outputs)
+    roles = {i.name: i.role for i in stack.instances}
+    control_planes = [n for n in addresses if roles[n] == "controlplane"]
+    if not control_planes:
+        raise ConfigError(["instances: no controlplane node: the talos layer needs one"])
+    first = control_planes[0]
+    return {
+        "cluster_name": stack.name,
+        "talos_version": stack.versions.talos,
+        "kubernetes_version": stack.versions.kubernetes.removeprefix("v"),
+        "cluster_endpoint": (f"https://{addresses[first]['private_ip']}:{KUBERNETES_API_PORT}"),
+        "bootstrap_node": first,
+        "nodes": {
+            name: {
+                "role": roles[name],
+                **where,
+                "config_patches": [
+                    yaml.safe_dump(patch, sort_keys=True) for patch in node_patches(stack, name)
+                ],
+            }
+            for name, where in addresses.items()
+        },
+    }
+
+
+def derive_vars(
+    stack: Stack, layer: str, upstream: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The layer's variables; `upstream`: the outputs of the layer it reads (name -> value)."""
+    if layer == "oci":
+        return derive_oci_vars(stack, load_profile(stack.free_tier.profile))
+    if layer == "talos":
+        return derive_talos_vars(stack, upstream or {})
+    raise ConfigError([f"{layer}: no such tofu layer"])
+
+
+def tfvars_text(stack: Stack, layer: str = "oci", upstream: Mapping[str, Any] | None = None) -> str:
     """The file's exact text: stable key order, so --check and git diffs mean something."""
-    profile = load_profile(stack.free_tier.profile)
-    return json.dumps(derive_oci_vars(stack, profile), indent=2, sort_keys=True) + "\n"
+    return json.dumps(derive_vars(stack, layer, upstream), indent=2, sort_keys=True) + "\n"
