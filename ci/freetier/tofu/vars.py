@@ -12,6 +12,7 @@ import yaml
 from freetier.errors import ConfigError
 from freetier.guard.profile import Profile, load_profile
 from freetier.stack import Stack
+from freetier.talos.cilium import talos_cluster_patch
 from freetier.talos.machine import node_names, node_patches
 
 TFVARS_FILE = "stack.auto.tfvars.json"
@@ -95,30 +96,40 @@ def node_addresses(stack: Stack, oci_outputs: Mapping[str, Any]) -> dict[str, di
 def derive_talos_vars(stack: Stack, oci_outputs: Mapping[str, Any]) -> dict[str, Any]:
     """Every input of tofu/talos but the Tailscale auth key (a sensitive variable, from a
     secret, never in a file): the versions, the cluster endpoint on the first control plane's
-    private address, and per node its role, addresses and config patches (YAML documents)."""
+    private address, the cluster patch every node gets (`role_patches`, handed to each role's
+    machine configuration), and per node its role, addresses and its other patches. Patches
+    are YAML documents of what `freetier.talos.machine.node_patches` gives."""
     addresses = node_addresses(stack, oci_outputs)
     roles = {i.name: i.role for i in stack.instances}
     control_planes = [n for n in addresses if roles[n] == "controlplane"]
     if not control_planes:
         raise ConfigError(["instances: no controlplane node: the talos layer needs one"])
     first = control_planes[0]
+    cluster = _yaml(talos_cluster_patch(stack))
     return {
         "cluster_name": stack.name,
         "talos_version": stack.versions.talos,
         "kubernetes_version": stack.versions.kubernetes.removeprefix("v"),
-        "cluster_endpoint": (f"https://{addresses[first]['private_ip']}:{KUBERNETES_API_PORT}"),
+        "cluster_endpoint": f"https://{addresses[first]['private_ip']}:{KUBERNETES_API_PORT}",
         "bootstrap_node": first,
+        "role_patches": {role: [cluster] for role in sorted({roles[n] for n in addresses})},
         "nodes": {
             name: {
                 "role": roles[name],
                 **where,
                 "config_patches": [
-                    yaml.safe_dump(patch, sort_keys=True) for patch in node_patches(stack, name)
+                    text
+                    for text in map(_yaml, node_patches(stack, name))
+                    if text != cluster  # the role's configuration has it already
                 ],
             }
             for name, where in addresses.items()
         },
     }
+
+
+def _yaml(patch: Mapping[str, Any]) -> str:
+    return yaml.safe_dump(dict(patch), sort_keys=True)
 
 
 def derive_vars(

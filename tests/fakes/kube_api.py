@@ -1,0 +1,299 @@
+"""A small stateful fake of the Kubernetes API server, over TLS on 127.0.0.1, for what freetier
+reads after the talos layer: `/version`, `/readyz` (with `?verbose`), `/livez`, and nodes
+(`/api/v1/nodes`, list and get). Later issues grow it (namespaces, apply, kstatus).
+
+It speaks the wire format the `kubernetes` client expects: JSON `VersionInfo`, `NodeList` and
+`Node` objects, `Status` objects for errors with the real codes, and /readyz's plain text
+(`[+]name ok` / `[-]name failed: reason withheld`, then `readyz check passed` with 200 or
+`readyz check failed` with 500).
+
+Authentication as the API server does it with client certificates: the server asks for one
+(optional at the TLS layer), a certificate is accepted only when the cluster CA signed it, and
+a request without one is `system:anonymous`, who may read /version, /readyz and /livez (the
+`system:public-info-viewer` role) but is refused nodes with 403.
+
+State changes over time as a cluster's does after bootstrap: `etcd_ready_after` readyz checks
+fail etcd before it passes, `register_after` node lists leave the nodes out before they are
+listed, and `refuse_next` answers the next requests 503 (the API server still starting).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import ipaddress
+import json
+import ssl
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from tests.fakes.serving import LocalServer
+
+READYZ_CHECKS = ("ping", "log", "etcd", "etcd-readiness", "informer-sync", "poststarthook/rbac")
+PUBLIC_PATHS = ("/version", "/readyz", "/livez")
+
+
+def _pem(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+@dataclass
+class ClusterCa:
+    """The cluster's CA: signs the API server's certificate and the clients'."""
+
+    key: ec.EllipticCurvePrivateKey = field(
+        default_factory=lambda: ec.generate_private_key(ec.SECP256R1())
+    )
+    name: str = "kubernetes"
+
+    def __post_init__(self) -> None:
+        now = datetime.datetime.now(datetime.UTC)
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, self.name)])
+        self.cert = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(subject)
+            .public_key(self.key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(self.key, hashes.SHA256())
+        )
+
+    def issue(
+        self, common_name: str, *, organization: str = "", days: float = 365, server: bool = False
+    ) -> tuple[bytes, bytes]:
+        """(certificate PEM, key PEM) signed by this CA; a server one is for 127.0.0.1."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = datetime.datetime.now(datetime.UTC)
+        attrs = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
+        if organization:
+            attrs.insert(0, x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name(attrs))
+            .issuer_name(self.cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=days))
+        )
+        if server:
+            san = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
+            builder = builder.add_extension(san, critical=False)
+        return _pem(builder.sign(self.key, hashes.SHA256())), _key_pem(key)
+
+
+class FakeKubeApi(LocalServer):
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        ca: ClusterCa | None = None,
+        git_version: str = "v1.36.3",
+        nodes: tuple[str, ...] = ("node-1", "node-2"),
+    ) -> None:
+        self.ca = ca or ClusterCa()
+        self.git_version = git_version
+        self.node_names = list(nodes)
+        self.etcd_ready_after = 0  # readyz requests that still fail etcd
+        self.register_after = 0  # node lists that do not show the nodes yet
+        self.refuse_next = 0  # requests answered 503
+        self.failing: set[str] = set()  # readyz checks failing for good
+        self.requests: list[tuple[str, str]] = []  # (path, user)
+        self.lock = threading.Lock()
+        folder.mkdir(parents=True, exist_ok=True)
+        cert, key = self.ca.issue("kube-apiserver", server=True)
+        (folder / "apiserver.pem").write_bytes(cert)
+        (folder / "apiserver-key.pem").write_bytes(key)
+        (folder / "ca.pem").write_bytes(_pem(self.ca.cert))
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(folder / "apiserver.pem", folder / "apiserver-key.pem")
+        context.load_verify_locations(folder / "ca.pem")
+        context.verify_mode = ssl.CERT_OPTIONAL
+        self.tls = context
+
+    def kubeconfig(
+        self,
+        *,
+        server: str | None = None,
+        days: float = 365,
+        ca: ClusterCa | None = None,
+        cluster: str = "freetier",
+    ) -> str:
+        """An admin kubeconfig as Talos writes one: the cluster CA, a client certificate of
+        `system:masters` (from `ca`, default the cluster's) valid for `days`."""
+        cert, key = (ca or self.ca).issue("admin", organization="system:masters", days=days)
+        b64 = lambda data: base64.b64encode(data).decode()  # noqa: E731
+        context = f"admin@{cluster}"
+        return yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [
+                    {
+                        "name": cluster,
+                        "cluster": {
+                            "server": server or self.root,
+                            "certificate-authority-data": b64(_pem(self.ca.cert)),
+                        },
+                    }
+                ],
+                "users": [
+                    {
+                        "name": context,
+                        "user": {
+                            "client-certificate-data": b64(cert),
+                            "client-key-data": b64(key),
+                        },
+                    }
+                ],
+                "contexts": [{"name": context, "context": {"cluster": cluster, "user": context}}],
+                "current-context": context,
+            },
+            sort_keys=False,
+        )
+
+    # --- answers -------------------------------------------------------------------------
+
+    def answer(self, path: str, query: dict[str, list[str]], user: str) -> tuple[int, str, bytes]:
+        with self.lock:
+            self.requests.append((path, user))
+            if self.refuse_next > 0:
+                self.refuse_next -= 1
+                return _status(503, "ServiceUnavailable", "the server is starting")
+            route = path.rstrip("/") or "/"
+            if route == "/version":
+                return _json(200, self._version())
+            if route in ("/readyz", "/livez"):
+                return self._readyz(route[1:], "verbose" in query)
+            if not route.startswith("/api/"):
+                return _status(404, "NotFound", f"the server could not find {path}")
+            if user == "system:anonymous":
+                return _status(
+                    403, "Forbidden", f'{route} is forbidden: User "system:anonymous" cannot list'
+                )
+            if route == "/api/v1/nodes":
+                return _json(200, self._node_list())
+            if route.startswith("/api/v1/nodes/"):
+                name = route.rsplit("/", 1)[1]
+                if name in self._listed():
+                    return _json(200, _node(name))
+                return _status(404, "NotFound", f'nodes "{name}" not found')
+            return _status(404, "NotFound", f"the server could not find {path}")
+
+    def _version(self) -> dict[str, str]:
+        major, minor = self.git_version.lstrip("v").split(".")[:2]
+        return {
+            "major": major,
+            "minor": minor,
+            "gitVersion": self.git_version,
+            "gitCommit": "0" * 40,
+            "gitTreeState": "clean",
+            "buildDate": "2026-06-01T00:00:00Z",
+            "goVersion": "go1.25.4",
+            "compiler": "gc",
+            "platform": "linux/arm64",
+        }
+
+    def _readyz(self, kind: str, verbose: bool) -> tuple[int, str, bytes]:
+        failing = set(self.failing)
+        if self.etcd_ready_after > 0:
+            self.etcd_ready_after -= 1
+            failing.add("etcd")
+        lines = [
+            f"[-]{c} failed: reason withheld" if c in failing else f"[+]{c} ok"
+            for c in READYZ_CHECKS
+        ]
+        ok = not failing
+        tail = f"{kind} check {'passed' if ok else 'failed'}"
+        body = "\n".join([*lines, tail]) if verbose or not ok else "ok"
+        return 200 if ok else 500, "text/plain; charset=utf-8", (body + "\n").encode()
+
+    def _listed(self) -> list[str]:
+        return [] if self.register_after > 0 else list(self.node_names)
+
+    def _node_list(self) -> dict[str, Any]:
+        names = self._listed()
+        if self.register_after > 0:
+            self.register_after -= 1
+        return {
+            "kind": "NodeList",
+            "apiVersion": "v1",
+            "metadata": {"resourceVersion": "1"},
+            "items": [_node(n) for n in names],
+        }
+
+
+def _node(name: str) -> dict[str, Any]:
+    return {
+        "kind": "Node",
+        "apiVersion": "v1",
+        "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
+        "status": {"conditions": [{"type": "Ready", "status": "False", "reason": "NoCNI"}]},
+    }
+
+
+def _json(code: int, body: dict[str, Any]) -> tuple[int, str, bytes]:
+    return code, "application/json", json.dumps(body).encode()
+
+
+def _status(code: int, reason: str, message: str) -> tuple[int, str, bytes]:
+    return _json(
+        code,
+        {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": message,
+            "reason": reason,
+            "code": code,
+        },
+    )
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeKubeApi
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    def _user(self) -> str:
+        cert = self.connection.getpeercert() if hasattr(self.connection, "getpeercert") else None
+        if not cert:
+            return "system:anonymous"
+        for rdn in cert.get("subject", ()):
+            for key, value in rdn:
+                if key == "commonName":
+                    return str(value)
+        return "system:anonymous"
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        code, kind, data = self.fake.answer(url.path, parse_qs(url.query), self._user())
+        self.send_response(code)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+FakeKubeApi.handler = _Handler

@@ -1,0 +1,93 @@
+# Inputs of the talos layer.
+#
+# All but tailscale_auth_key come from `freetier tofu vars --layer talos`
+# (stack.auto.tfvars.json), derived from stack.yaml and the oci layer's outputs: the node
+# addresses are read from that layer's state, never typed here. The names are a contract
+# with that command (ci/freetier/tofu/vars.py).
+
+variable "cluster_name" {
+  description = "Cluster name (the stack's name)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,29}$", var.cluster_name))
+    error_message = "cluster_name must start with a lowercase letter and hold only lowercase letters, digits and '-', 30 characters at most."
+  }
+}
+
+variable "talos_version" {
+  description = "The pinned Talos version (stack versions.talos): the machine config contract and the installer."
+  type        = string
+
+  validation {
+    condition     = can(regex("^v[0-9]+\\.[0-9]+\\.[0-9]+$", var.talos_version))
+    error_message = "talos_version must look like v1.13.9."
+  }
+}
+
+variable "kubernetes_version" {
+  description = "Kubernetes version without a leading v (stack versions.kubernetes)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9]+\\.[0-9]+\\.[0-9]+$", var.kubernetes_version))
+    error_message = "kubernetes_version must look like 1.36.3."
+  }
+}
+
+variable "cluster_endpoint" {
+  description = "The Kubernetes API endpoint every node uses: the first control plane's private address."
+  type        = string
+
+  validation {
+    condition     = can(regex("^https://[^/]+:[0-9]+$", var.cluster_endpoint))
+    error_message = "cluster_endpoint must be https://HOST:PORT."
+  }
+}
+
+variable "bootstrap_node" {
+  description = "The control plane that bootstraps etcd, once."
+  type        = string
+}
+
+variable "role_patches" {
+  description = "Machine config patches (YAML documents) every node of a role gets, by role."
+  type        = map(list(string))
+  default     = {}
+}
+
+variable "nodes" {
+  description = "Talos nodes by name: role, addresses (from the oci layer's outputs) and the node's own config patches (YAML documents)."
+  type = map(object({
+    role           = string
+    private_ip     = string
+    public_ip      = string
+    config_patches = list(string)
+  }))
+
+  validation {
+    condition     = alltrue([for n in var.nodes : contains(["controlplane", "worker"], n.role)])
+    error_message = "Every node's role must be controlplane or worker."
+  }
+  validation {
+    condition     = alltrue([for n in var.nodes : can(cidrhost("${n.private_ip}/32", 0))])
+    error_message = "Every node needs its private IPv4 address (apply the oci layer first)."
+  }
+  validation {
+    condition     = contains(keys(var.nodes), var.bootstrap_node) && try(var.nodes[var.bootstrap_node].role == "controlplane", false)
+    error_message = "bootstrap_node must name a controlplane node of nodes."
+  }
+}
+
+# Not from stack.yaml: a secret.
+
+variable "tailscale_auth_key" {
+  description = "Tailscale auth key the nodes join the tailnet with (TF_VAR_tailscale_auth_key, from a secret; never in a file). Replaces @@tailscale_auth_key@@ in the patches."
+  type        = string
+  sensitive   = true
+
+  validation {
+    condition     = startswith(var.tailscale_auth_key, "tskey-")
+    error_message = "tailscale_auth_key must be a Tailscale auth key (tskey-...): set TF_VAR_tailscale_auth_key from the TS_AUTH_KEY secret."
+  }
+}

@@ -1,0 +1,18 @@
+terraform {
+  # 1.10: `use_lockfile` in the s3 backend (Terraform >= 1.10, OpenTofu >= 1.10), as tofu/oci.
+  required_version = ">= 1.10.0"
+
+  required_providers {
+    talos = {
+      source = "siderolabs/talos"
+      # The stable 0.11 line (v0.11.0, 2026-04-27, the newest 0.11 release: Talos SDK v1.13).
+      # 0.12 is still alpha. Schema checked against docs/ at tag v0.11.0 by
+      # tests/tofu/test_talos_layer.py.
+      version = "~> 0.11.0"
+    }
+  }
+}
+
+# The provider has no settings: every resource gets the client configuration from
+# talos_machine_secrets, and reaches the nodes at their private addresses (README.md).
+provider "talos" {}
