@@ -14,6 +14,7 @@ from freetier.layers import LAYERS
 
 if TYPE_CHECKING:
     from freetier.plans.model import Secrets
+    from freetier.stack import Stack
 
 
 # The top-level commands this module adds, with their line in `freetier --help`.
@@ -52,6 +53,14 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
         default=60.0,
         metavar="MINUTES",
         help="without --plan: give up after this many minutes of capacity errors (default 60)",
+    )
+    apply.add_argument(
+        "--wait",
+        type=minutes,
+        default=15.0,
+        metavar="MINUTES",
+        help="talos: then wait this long for the Kubernetes API on every control plane "
+        "(default 15; see `freetier talos wait`)",
     )
     apply.set_defaults(handler=cmd_apply)
 
@@ -119,7 +128,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
             progress=progress(args.layer),
         )
         print(f"{args.layer}: applied ({done.how})")
-        return 0
+        return _wait(args, stack)
     result = apply_layer(
         stack,
         args.stack,
@@ -132,6 +141,24 @@ def cmd_apply(args: argparse.Namespace) -> int:
     print(
         f"{args.layer}: applied after {result.attempts} attempt(s), AD rotation {result.rotation}"
     )
+    return _wait(args, stack)
+
+
+def _wait(args: argparse.Namespace, stack: Stack) -> int:
+    """After the talos layer: wait until the cluster answers (the provider does not)."""
+    if args.layer != "talos":
+        return 0
+    from freetier.cluster.run import wait_for_layer
+
+    ready = wait_for_layer(
+        stack,
+        args.stack,
+        backend=not args.no_backend,
+        backend_config=args.backend_config,
+        deadline_s=args.wait * 60,
+        progress=progress("talos: wait"),
+    )
+    print(f"talos: Kubernetes answers on {len(ready)} control plane(s)")
     return 0
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from freetier.cluster.run import WAIT_DEADLINE_S, wait_for_layer
 from freetier.comment import MARKER
 from freetier.github.publish import comment_on_pull, pulls_for_commit
 from freetier.github.record import read_review_record
@@ -36,6 +37,8 @@ def deploy(
     backend_config: Path | None = None,
     base_url: str | None = None,
     tofu: run.Tofu | None = None,
+    wait_s: float = WAIT_DEADLINE_S,
+    wait_interval_s: float = 5.0,
     progress: Callable[[str], None] = lambda line: None,
 ) -> list[Applied]:
     prs = pulls_for_commit(repo, sha, token=token, base_url=base_url)
@@ -70,6 +73,17 @@ def deploy(
             raise
         progress(f"{layer}: applied ({done.how})")
         applied.append(done)
+        if layer == "talos":  # the provider neither makes sure of the bootstrap nor waits
+            wait_for_layer(
+                stack,
+                stack_file,
+                backend=backend,
+                backend_config=backend_config,
+                deadline_s=wait_s,
+                interval_s=wait_interval_s,
+                tofu=tofu,
+                progress=_prefixed(progress, "talos: wait"),
+            )
     return applied
 
 

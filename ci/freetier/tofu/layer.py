@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
@@ -31,6 +32,7 @@ PLAN_TEXT = "plan.txt"
 FINGERPRINT = "fingerprint.json"
 CHANGES = "changes.json"
 ERRORS = "errors.json"
+CAPACITY_LAYER = "oci"
 
 
 @dataclass(frozen=True)
@@ -235,8 +237,8 @@ def apply_layer(
     tofu: run.Tofu | None = None,
     progress: Callable[[str], None] = lambda line: None,
 ) -> CapacityApplyResult:
-    """Apply, retrying "Out of host capacity" across the stack's availability domains, holding
-    the state lock."""
+    """Apply holding the state lock; the oci layer retrying "Out of host capacity" across the
+    stack's availability domains."""
     tofu = tofu or run.Tofu.find()
     with locked_layer(
         stack_file,
@@ -249,6 +251,10 @@ def apply_layer(
         folder = prepare(
             stack, stack_file, layer, backend=backend, backend_config=backend_config, tofu=tofu
         ).folder
+        if layer != CAPACITY_LAYER:  # only the oci layer launches instances
+            start = time.monotonic()
+            done = run.apply(folder, tofu=tofu)
+            return CapacityApplyResult(1, 0, time.monotonic() - start, done)
         return apply_with_capacity_retry(
             folder,
             list(stack.oci.availability_domains),
