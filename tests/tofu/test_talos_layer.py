@@ -52,27 +52,31 @@ def schema_problems(kind: str, rtype: str, name: str, body: dict[str, Any]) -> l
         return [f"{kind} {rtype}: not in the provider's documented schema"]
     top = documented[""]
     where = f"{kind} {rtype}.{name}"
-    problems = []
     args = arguments(body)
-    for arg, value in args.items():
-        spec = top.get(arg)
-        if spec is None:
-            problems.append(f"{where}: {arg}: no such argument")
-            continue
-        if spec["kind"] == "read-only":
-            problems.append(f"{where}: {arg}: read-only, cannot be set")
-        item = value[0] if isinstance(value, list) and value else value
-        if spec["type"] == "Attributes" and isinstance(item, dict):
-            # An object literal (`arg = { ... }`); a block (`arg { ... }`) would wrap each
-            # value in a list, and the plugin-framework provider refuses block syntax here.
-            if any(isinstance(v, list) for v in item.values()):
-                problems.append(f"{where}: {arg}: an attribute: write `{arg} = {{...}}`")
-            for key in item:
-                if key not in documented.get(arg, {}):
-                    problems.append(f"{where}: {arg}.{key}: no such attribute")
-    for arg, spec in top.items():
-        if spec["kind"] == "required" and arg not in args:
-            problems.append(f"{where}: {arg}: required, not set")
+    problems = [p for arg, v in args.items() for p in argument_problems(documented, arg, v)]
+    problems += [
+        f"{arg}: required, not set"
+        for arg, spec in top.items()
+        if spec["kind"] == "required" and arg not in args
+    ]
+    return [f"{where}: {p}" for p in problems]
+
+
+def argument_problems(documented: dict[str, Any], arg: str, value: Any) -> list[str]:
+    spec = documented[""].get(arg)
+    if spec is None:
+        return [f"{arg}: no such argument"]
+    if spec["kind"] == "read-only":
+        return [f"{arg}: read-only, cannot be set"]
+    item = value[0] if isinstance(value, list) and value else value
+    if spec["type"] != "Attributes" or not isinstance(item, dict):
+        return []
+    # An object literal (`arg = { ... }`); a block (`arg { ... }`) would wrap each value in a
+    # list, and the plugin-framework provider refuses block syntax for nested attributes.
+    problems = []
+    if any(isinstance(v, list) for v in item.values()):
+        problems.append(f"{arg}: an attribute: write `{arg} = {{...}}`")
+    problems += [f"{arg}.{k}: no such attribute" for k in item if k not in documented.get(arg, {})]
     return problems
 
 
