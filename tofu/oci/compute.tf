@@ -116,8 +116,15 @@ resource "oci_core_instance" "bastion" {
     are_legacy_imds_endpoints_disabled = true
   }
 
+  # cloud-init joins the tailnet at first boot, as the VCN subnet's router (the template says
+  # how); the auth key is a sensitive variable, never in a tfvars file.
   metadata = {
     ssh_authorized_keys = var.ssh_public_key
+    user_data = base64encode(templatefile("${path.module}/bastion-cloud-init.yaml.tftpl", {
+      auth_key    = var.tailscale_auth_key
+      hostname    = "${var.name}-${var.bastion.name}"
+      subnet_cidr = var.subnet_cidr
+    }))
   }
 
   lifecycle {
@@ -126,6 +133,10 @@ resource "oci_core_instance" "bastion" {
     precondition {
       condition     = var.ssh_public_key != ""
       error_message = "The bastion needs ssh_public_key (an OpenSSH public key line); `freetier setup` creates one."
+    }
+    precondition {
+      condition     = var.tailscale_auth_key != ""
+      error_message = "The bastion joins the tailnet at first boot: set TF_VAR_tailscale_auth_key (a one-off Tailscale auth key tagged tag:bastion, from the TS_AUTH_KEY secret)."
     }
     precondition {
       condition     = lookup(var.image_ocids, local.bastion_arch, "") != ""

@@ -290,6 +290,18 @@ variable "ssh_public_key" {
   }
 }
 
+variable "tailscale_auth_key" {
+  description = "Tailscale auth key the bastion joins the tailnet with at first boot (TF_VAR_tailscale_auth_key, from a secret; never in a file). Needed when the bastion is enabled."
+  type        = string
+  default     = ""
+  sensitive   = true
+
+  validation {
+    condition     = var.tailscale_auth_key == "" || startswith(var.tailscale_auth_key, "tskey-")
+    error_message = "tailscale_auth_key must be a Tailscale auth key (tskey-...)."
+  }
+}
+
 variable "ad_rotation" {
   description = "Shifts every instance to the next availability domain in availability_domains; `freetier apply` raises it after an 'Out of host capacity' error."
   type        = number
