@@ -31,7 +31,6 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     shutil.copytree(FIXTURES / "stand-in-talos", root / "tofu" / "talos")
     shutil.copy(ROOT / "tofu" / "talos" / "variables.tf", root / "tofu" / "talos")
     monkeypatch.setenv("TF_VAR_tailscale_auth_key", AUTH_KEY)
-    monkeypatch.setenv("FREETIER_SECRETS", "TF_VAR_tailscale_auth_key")
     return root
 
 
@@ -158,3 +157,17 @@ def test_a_saved_plan_whose_upstream_moved_is_planned_again_not_applied(
     )
     assert "10.0.1.20" in err
     assert not (repo / "tofu" / "talos" / "terraform.tfstate").exists()
+
+
+def test_planning_talos_without_the_tailscale_key_is_bad_input(
+    repo: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert cli("apply", "--layer", "oci") == 0
+    monkeypatch.delenv("TF_VAR_tailscale_auth_key")
+    capsys.readouterr()
+    assert cli("plan", "--layer", "talos") == 2
+    assert capsys.readouterr().err.strip() == (
+        "freetier: error: TF_VAR_tailscale_auth_key: not set; the talos layer needs it: the "
+        "nodes join the tailnet with it: a Tailscale auth key (tskey-...) from the TS_AUTH_KEY "
+        "secret"
+    )

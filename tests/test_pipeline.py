@@ -248,9 +248,13 @@ def test_comment_renders_every_layer_to_a_file(module: Freetier) -> None:
         "60000",
         "--plan",
         "oci=/plans/oci",
+        "--plan",
+        "talos=/plans/talos",
         "--guard",
         "/guard.json",
     ]
+    only_oci = module.comment(plans=dag.directory(), layers="oci")
+    assert _calls(only_oci)[-2][1]["args"][-2:] == ["--plan", "oci=/plans/oci"]
 
 
 def test_guard_runs_the_cli_and_mounts_oci_credentials_only_as_secrets(module: Freetier) -> None:
@@ -427,3 +431,26 @@ def test_the_fingerprint_key_reaches_plans_and_deploys_as_a_secret(
     assert mounted in calls
     assert mounted not in _calls(function(**required))
     assert all("placeholder" not in " ".join(argv) for argv in _execs(function(**required)))
+
+
+@pytest.mark.parametrize("name", ["pr", "plan", "apply", "deploy"])
+def test_the_tailscale_auth_key_reaches_tofu_as_a_secret_variable(
+    module: Freetier, name: str
+) -> None:
+    param = MODULE.functions[name].parameters["tailscale_auth_key"]
+    assert param.is_nullable and "TF_VAR_tailscale_auth_key" in (param.doc or "")
+    key = dag.set_secret("tailscale", "placeholder")
+    required: dict[str, Any] = {
+        "pr": {},
+        "plan": {"layer": "talos"},
+        "apply": {"layer": "talos"},
+        "deploy": {"github_token": key, "repo": "o/r", "sha": "a" * 40},
+    }[name]
+    if name != "pr":
+        required |= {"oci_config": key, "oci_key": key}
+    function = getattr(module, name)
+    mounted = ("withSecretVariable", {"name": "TF_VAR_tailscale_auth_key", "secret": key})
+    assert mounted in _calls(function(**required, tailscale_auth_key=key))
+    assert mounted not in _calls(function(**required))
+    argv = " ".join(" ".join(a) for a in _execs(function(**required, tailscale_auth_key=key)))
+    assert "placeholder" not in argv

@@ -335,6 +335,7 @@ def test_deploy_runs_in_production_one_at_a_time() -> None:
         "--state-access-key=env://STATE_ACCESS_KEY",
         "--state-secret-key=env://STATE_SECRET_KEY",
         "--fingerprint-key=env://FREETIER_FINGERPRINT_KEY",
+        "--tailscale-auth-key=env://TS_AUTH_KEY",
         '--backend-config="$BACKEND_CONFIG"',
         '--repo="$GITHUB_REPOSITORY"',
         '--sha="$GITHUB_SHA"',
@@ -346,8 +347,33 @@ def test_deploy_runs_in_production_one_at_a_time() -> None:
         "STATE_ACCESS_KEY",
         "STATE_SECRET_KEY",
         "FREETIER_FINGERPRINT_KEY",
+        "TS_AUTH_KEY",
         "BACKEND_CONFIG",
     }
+
+
+# tailscale/github-action v4.1.3 is commit 780049a30b6ff5c378a9e7b389d15ece7a204888 (the tag in
+# github.com/tailscale/github-action, 2026-06-29); its action.yml takes oauth-client-id,
+# oauth-secret, tags, args and use-cache.
+TAILSCALE_ACTION = "tailscale/github-action@780049a30b6ff5c378a9e7b389d15ece7a204888"
+
+
+def test_deploy_joins_the_tailnet_first_as_an_ephemeral_tagged_node() -> None:
+    doc = load(WORKFLOW_DIR / "deploy.yml")
+    (job,) = jobs(doc).values()
+    uses = [str(step.get("uses", "")) for step in job["steps"]]
+    join = uses.index(TAILSCALE_ACTION)
+    assert join < uses.index(next(u for u in uses if u.startswith(DAGGER_ACTION)))
+    step = job["steps"][join]
+    assert step["with"] == {
+        "oauth-client-id": "${{ secrets.TS_OAUTH_CLIENT_ID }}",
+        "oauth-secret": "${{ secrets.TS_OAUTH_SECRET }}",
+        "tags": "tag:ci",
+        "args": "--accept-routes",
+        "use-cache": "false",
+    }
+    text = (WORKFLOW_DIR / "deploy.yml").read_text()
+    assert f"{TAILSCALE_ACTION} # v4.1.3" in text
 
 
 def test_images_only_the_propose_job_writes_and_only_main_publishes() -> None:

@@ -57,8 +57,15 @@ FingerprintKey = Annotated[
         "same for plans and deploys; without it they leave sensitive values out)"
     ),
 ]
+TailscaleAuthKey = Annotated[
+    dagger.Secret | None,
+    Doc(
+        "TF_VAR_tailscale_auth_key: the Tailscale auth key the bastion (oci layer) and the Talos "
+        "nodes (talos layer) join the tailnet with; the talos layer cannot plan without it"
+    ),
+]
 BackendConfig = Annotated[str | None, Doc("backend settings file, relative to the repository")]
-Layer = Annotated[str, Doc("the tofu layer, e.g. oci")]
+Layer = Annotated[str, Doc("the tofu layer: oci or talos")]
 Repo = Annotated[str, Doc("OWNER/NAME")]
 
 
@@ -94,6 +101,7 @@ class Freetier:
         state_access_key: StateAccessKey = None,
         state_secret_key: StateSecretKey = None,
         fingerprint_key: FingerprintKey = None,
+        tailscale_auth_key: TailscaleAuthKey = None,
         backend_config: BackendConfig = None,
         repo: Annotated[str | None, Doc("OWNER/NAME to post the comment to")] = None,
         pr_number: Annotated[int | None, Doc("the pull request")] = None,
@@ -106,6 +114,7 @@ class Freetier:
         ctr = _with_credentials(build_toolchain(self.source), github_token, oci_config, oci_key)
         ctr = _with_state_backend(ctr, state_access_key, state_secret_key)
         ctr = _with_fingerprint_key(ctr, fingerprint_key)
+        ctr = _with_tailscale_key(ctr, tailscale_auth_key)
         args = ["./dev", "pr", "--stack", stack, "--out", OUT, *_backend_args(backend_config)]
         if repo and pr_number and head_sha:
             args += ["--repo", repo, "--pr", str(pr_number), "--sha", head_sha]
@@ -137,6 +146,7 @@ class Freetier:
         state_access_key: StateAccessKey = None,
         state_secret_key: StateSecretKey = None,
         fingerprint_key: FingerprintKey = None,
+        tailscale_auth_key: TailscaleAuthKey = None,
         backend_config: BackendConfig = None,
         stack: StackFile = "stack.yaml",
     ) -> dagger.Directory:
@@ -145,6 +155,7 @@ class Freetier:
         ctr = _with_credentials(build_toolchain(self.source), None, oci_config, oci_key)
         ctr = _with_state_backend(ctr, state_access_key, state_secret_key)
         ctr = _with_fingerprint_key(ctr, fingerprint_key)
+        ctr = _with_tailscale_key(ctr, tailscale_auth_key)
         args = ["plan", "--layer", layer, "--stack", stack, "--out", f"{OUT}/{PLANS}"]
         return _freetier(ctr, *args, *_backend_args(backend_config)).directory(
             f"{OUT}/{PLANS}/{layer}"
@@ -156,11 +167,15 @@ class Freetier:
         plans: Annotated[dagger.Directory, Doc("a folder of plan folders (LAYER/plan.json...)")],
         guard: Annotated[dagger.File | None, Doc("`freetier guard --format json` output")] = None,
         budget: Annotated[int, Doc("most characters in the comment")] = 60_000,
+        layers: Annotated[
+            str, Doc("comma-separated layers whose folders `plans` holds, in order")
+        ] = ",".join(LAYERS),
     ) -> dagger.File:
         """Render the one PR comment for the plans (pure: nothing is sent)."""
         ctr = build_toolchain(self.source).with_directory("/plans", plans)
         args = ["comment", "render", "--budget", str(budget)]
-        args += [a for layer in LAYERS for a in ("--plan", f"{layer}=/plans/{layer}")]
+        names = [name.strip() for name in layers.split(",") if name.strip()]
+        args += [a for layer in names for a in ("--plan", f"{layer}=/plans/{layer}")]
         if guard is not None:
             ctr = ctr.with_file("/guard.json", guard)
             args += ["--guard", "/guard.json"]
@@ -181,13 +196,17 @@ class Freetier:
         state_access_key: StateAccessKey = None,
         state_secret_key: StateSecretKey = None,
         fingerprint_key: FingerprintKey = None,
+        tailscale_auth_key: TailscaleAuthKey = None,
         backend_config: BackendConfig = None,
         stack: StackFile = "stack.yaml",
     ) -> dagger.Container:
-        """Apply one layer: a reviewed plan exactly, or directly with capacity retries."""
+        """Apply one layer: a reviewed plan exactly, or directly (oci: with capacity retries);
+        after the talos layer, wait until the Kubernetes API answers on every control plane
+        (the runner must be on the tailnet: the deploy workflow joins it first)."""
         ctr = _with_credentials(build_toolchain(self.source), None, oci_config, oci_key)
         ctr = _with_state_backend(ctr, state_access_key, state_secret_key)
         ctr = _with_fingerprint_key(ctr, fingerprint_key)
+        ctr = _with_tailscale_key(ctr, tailscale_auth_key)
         args = ["apply", "--layer", layer, "--stack", stack, *_backend_args(backend_config)]
         if plan is not None:
             ctr = ctr.with_directory("/reviewed", plan)
@@ -286,13 +305,16 @@ class Freetier:
         state_access_key: StateAccessKey = None,
         state_secret_key: StateSecretKey = None,
         fingerprint_key: FingerprintKey = None,
+        tailscale_auth_key: TailscaleAuthKey = None,
         backend_config: BackendConfig = None,
         stack: StackFile = "stack.yaml",
     ) -> dagger.Container:
-        """On main: apply each layer exactly as its merged pull request reviewed it."""
+        """On main: apply each layer (oci, then talos) exactly as its merged pull request
+        reviewed it, then wait for the cluster; the runner must be on the tailnet."""
         ctr = _with_credentials(build_toolchain(self.source), github_token, oci_config, oci_key)
         ctr = _with_state_backend(ctr, state_access_key, state_secret_key)
         ctr = _with_fingerprint_key(ctr, fingerprint_key)
+        ctr = _with_tailscale_key(ctr, tailscale_auth_key)
         args = ["deploy", "--repo", repo, "--sha", sha, "--stack", stack]
         return _freetier(ctr, *args, *_backend_args(backend_config))
 
@@ -353,6 +375,11 @@ def _with_state_backend(
 def _with_fingerprint_key(ctr: dagger.Container, key: dagger.Secret | None) -> dagger.Container:
     """The key of the published plan fingerprints: plans, re-plans and deploys need the same."""
     return ctr if key is None else ctr.with_secret_variable("FREETIER_FINGERPRINT_KEY", key)
+
+
+def _with_tailscale_key(ctr: dagger.Container, key: dagger.Secret | None) -> dagger.Container:
+    """tofu reads the layers' sensitive `tailscale_auth_key` variable from here."""
+    return ctr if key is None else ctr.with_secret_variable("TF_VAR_tailscale_auth_key", key)
 
 
 def _with_credentials(

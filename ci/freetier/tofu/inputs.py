@@ -4,6 +4,7 @@ with `output -json` (never typed twice); and `init` on the layer's own state key
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,30 @@ from freetier.tofu.vars import PRIVATE_IPS, PUBLIC_IPS, tfvars_text
 
 # The outputs of its upstream layer each layer reads: what its upstream digest covers.
 UPSTREAM_OUTPUTS: dict[str, tuple[str, ...]] = {"talos": (PRIVATE_IPS, PUBLIC_IPS)}
+
+
+# Sensitive variables a layer cannot plan without: tofu reads them as TF_VAR_<name>, from a
+# secret, and never from a file.
+SECRET_INPUTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "talos": (
+        (
+            "tailscale_auth_key",
+            "the nodes join the tailnet with it: a Tailscale auth key (tskey-...) from the "
+            "TS_AUTH_KEY secret",
+        ),
+    ),
+}
+
+
+def check_secret_inputs(layer: str, env: Mapping[str, str]) -> None:
+    """ConfigError naming each sensitive variable of the layer that the environment lacks."""
+    missing = [
+        f"TF_VAR_{name}: not set; the {layer} layer needs it: {why}"
+        for name, why in SECRET_INPUTS.get(layer, ())
+        if not env.get(f"TF_VAR_{name}")
+    ]
+    if missing:
+        raise ConfigError(missing)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,7 +22,7 @@ from freetier.plans.parse import failed_plan, parse_plan
 from freetier.stack import Stack
 from freetier.tofu import run
 from freetier.tofu.apply import Backoff, CapacityApplyResult, apply_with_capacity_retry
-from freetier.tofu.inputs import init_layer, layer_dir, layer_inputs
+from freetier.tofu.inputs import check_secret_inputs, init_layer, layer_dir, layer_inputs
 from freetier.tofu.lock import state_lock
 from freetier.tofu.vars import TFVARS_FILE
 
@@ -126,6 +127,9 @@ def prepare(
     """Write the layer's variables from stack.yaml and the upstream layer's outputs (never by
     hand), then `init` on the layer's own state."""
     folder = layer_dir(stack_file, layer)
+    check_secret_inputs(
+        layer, {**os.environ, **{f"TF_VAR_{k}": v for k, v in tofu.secret_vars.items()}}
+    )
     inputs = layer_inputs(
         stack, stack_file, layer, backend=backend, backend_config=backend_config, tofu=tofu
     )
