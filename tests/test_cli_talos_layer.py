@@ -30,7 +30,7 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     shutil.copy(FIXTURES / "stand-in-oci-outputs.tf", root / "tofu" / "oci" / "outputs.tf")
     shutil.copytree(FIXTURES / "stand-in-talos", root / "tofu" / "talos")
     shutil.copy(ROOT / "tofu" / "talos" / "variables.tf", root / "tofu" / "talos")
-    monkeypatch.setenv("TF_VAR_tailscale_auth_key", AUTH_KEY)
+    monkeypatch.setenv("TF_VAR_tailscale_authkey", AUTH_KEY)
     return root
 
 
@@ -71,7 +71,7 @@ def test_talos_vars_take_the_node_addresses_from_the_oci_state(repo: Path, capsy
         "node-2": ("worker", "10.0.1.11", "192.0.2.11"),
     }
     text = (repo / "tofu" / "talos" / "stack.auto.tfvars.json").read_text()
-    assert "@@tailscale_auth_key@@" in text and AUTH_KEY not in text
+    assert "${tailscale_authkey}" in text and AUTH_KEY not in text
     capsys.readouterr()
     assert cli("tofu", "vars", "--layer", "talos", "--check") == 0
     assert "up to date" in capsys.readouterr().out
@@ -163,11 +163,11 @@ def test_planning_talos_without_the_tailscale_key_is_bad_input(
     repo: Path, capsys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert cli("apply", "--layer", "oci") == 0
-    monkeypatch.delenv("TF_VAR_tailscale_auth_key")
+    monkeypatch.delenv("TF_VAR_tailscale_authkey")
     capsys.readouterr()
     assert cli("plan", "--layer", "talos") == 2
     assert capsys.readouterr().err.strip() == (
-        "freetier: error: TF_VAR_tailscale_auth_key: not set; the talos layer needs it: the "
+        "freetier: error: TF_VAR_tailscale_authkey: not set; the talos layer needs it: the "
         "nodes join the tailnet with it: a Tailscale auth key (tskey-...) from the TS_AUTH_KEY "
         "secret"
     )

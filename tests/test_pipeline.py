@@ -434,11 +434,11 @@ def test_the_fingerprint_key_reaches_plans_and_deploys_as_a_secret(
 
 
 @pytest.mark.parametrize("name", ["pr", "plan", "apply", "deploy"])
-def test_the_tailscale_auth_key_reaches_tofu_as_a_secret_variable(
+def test_the_tailscale_authkey_reaches_tofu_as_a_secret_variable(
     module: Freetier, name: str
 ) -> None:
-    param = MODULE.functions[name].parameters["tailscale_auth_key"]
-    assert param.is_nullable and "TF_VAR_tailscale_auth_key" in (param.doc or "")
+    param = MODULE.functions[name].parameters["tailscale_authkey"]
+    assert param.is_nullable and "TF_VAR_tailscale_authkey" in (param.doc or "")
     key = dag.set_secret("tailscale", "placeholder")
     required: dict[str, Any] = {
         "pr": {},
@@ -449,8 +449,8 @@ def test_the_tailscale_auth_key_reaches_tofu_as_a_secret_variable(
     if name != "pr":
         required |= {"oci_config": key, "oci_key": key}
     function = getattr(module, name)
-    mounted = ("withSecretVariable", {"name": "TF_VAR_tailscale_auth_key", "secret": key})
-    assert mounted in _calls(function(**required, tailscale_auth_key=key))
+    mounted = ("withSecretVariable", {"name": "TF_VAR_tailscale_authkey", "secret": key})
+    assert mounted in _calls(function(**required, tailscale_authkey=key))
     assert mounted not in _calls(function(**required))
-    argv = " ".join(" ".join(a) for a in _execs(function(**required, tailscale_auth_key=key)))
+    argv = " ".join(" ".join(a) for a in _execs(function(**required, tailscale_authkey=key)))
     assert "placeholder" not in argv

@@ -60,7 +60,7 @@ FingerprintKey = Annotated[
 TailscaleAuthKey = Annotated[
     dagger.Secret | None,
     Doc(
-        "TF_VAR_tailscale_auth_key: the Tailscale auth key the bastion (oci layer) and the Talos "
+        "TF_VAR_tailscale_authkey: the Tailscale auth key the bastion (oci layer) and the Talos "
         "nodes (talos layer) join the tailnet with; the talos layer cannot plan without it"
     ),
 ]
@@ -101,7 +101,7 @@ class Freetier:
         state_access_key: StateAccessKey = None,
         state_secret_key: StateSecretKey = None,
         fingerprint_key: FingerprintKey = None,
-        tailscale_auth_key: TailscaleAuthKey = None,
+        tailscale_authkey: TailscaleAuthKey = None,
         backend_config: BackendConfig = None,
         repo: Annotated[str | None, Doc("OWNER/NAME to post the comment to")] = None,
         pr_number: Annotated[int | None, Doc("the pull request")] = None,
@@ -114,7 +114,7 @@ class Freetier:
         ctr = _with_credentials(build_toolchain(self.source), github_token, oci_config, oci_key)
         ctr = _with_state_backend(ctr, state_access_key, state_secret_key)
         ctr = _with_fingerprint_key(ctr, fingerprint_key)
-        ctr = _with_tailscale_key(ctr, tailscale_auth_key)
+        ctr = _with_tailscale_key(ctr, tailscale_authkey)
         args = ["./dev", "pr", "--stack", stack, "--out", OUT, *_backend_args(backend_config)]
         if repo and pr_number and head_sha:
             args += ["--repo", repo, "--pr", str(pr_number), "--sha", head_sha]
@@ -146,7 +146,7 @@ class Freetier:
         state_access_key: StateAccessKey = None,
         state_secret_key: StateSecretKey = None,
         fingerprint_key: FingerprintKey = None,
-        tailscale_auth_key: TailscaleAuthKey = None,
+        tailscale_authkey: TailscaleAuthKey = None,
         backend_config: BackendConfig = None,
         stack: StackFile = "stack.yaml",
     ) -> dagger.Directory:
@@ -155,7 +155,7 @@ class Freetier:
         ctr = _with_credentials(build_toolchain(self.source), None, oci_config, oci_key)
         ctr = _with_state_backend(ctr, state_access_key, state_secret_key)
         ctr = _with_fingerprint_key(ctr, fingerprint_key)
-        ctr = _with_tailscale_key(ctr, tailscale_auth_key)
+        ctr = _with_tailscale_key(ctr, tailscale_authkey)
         args = ["plan", "--layer", layer, "--stack", stack, "--out", f"{OUT}/{PLANS}"]
         return _freetier(ctr, *args, *_backend_args(backend_config)).directory(
             f"{OUT}/{PLANS}/{layer}"
@@ -196,7 +196,7 @@ class Freetier:
         state_access_key: StateAccessKey = None,
         state_secret_key: StateSecretKey = None,
         fingerprint_key: FingerprintKey = None,
-        tailscale_auth_key: TailscaleAuthKey = None,
+        tailscale_authkey: TailscaleAuthKey = None,
         backend_config: BackendConfig = None,
         stack: StackFile = "stack.yaml",
     ) -> dagger.Container:
@@ -206,7 +206,7 @@ class Freetier:
         ctr = _with_credentials(build_toolchain(self.source), None, oci_config, oci_key)
         ctr = _with_state_backend(ctr, state_access_key, state_secret_key)
         ctr = _with_fingerprint_key(ctr, fingerprint_key)
-        ctr = _with_tailscale_key(ctr, tailscale_auth_key)
+        ctr = _with_tailscale_key(ctr, tailscale_authkey)
         args = ["apply", "--layer", layer, "--stack", stack, *_backend_args(backend_config)]
         if plan is not None:
             ctr = ctr.with_directory("/reviewed", plan)
@@ -305,7 +305,7 @@ class Freetier:
         state_access_key: StateAccessKey = None,
         state_secret_key: StateSecretKey = None,
         fingerprint_key: FingerprintKey = None,
-        tailscale_auth_key: TailscaleAuthKey = None,
+        tailscale_authkey: TailscaleAuthKey = None,
         backend_config: BackendConfig = None,
         stack: StackFile = "stack.yaml",
     ) -> dagger.Container:
@@ -314,7 +314,7 @@ class Freetier:
         ctr = _with_credentials(build_toolchain(self.source), github_token, oci_config, oci_key)
         ctr = _with_state_backend(ctr, state_access_key, state_secret_key)
         ctr = _with_fingerprint_key(ctr, fingerprint_key)
-        ctr = _with_tailscale_key(ctr, tailscale_auth_key)
+        ctr = _with_tailscale_key(ctr, tailscale_authkey)
         args = ["deploy", "--repo", repo, "--sha", sha, "--stack", stack]
         return _freetier(ctr, *args, *_backend_args(backend_config))
 
@@ -378,8 +378,8 @@ def _with_fingerprint_key(ctr: dagger.Container, key: dagger.Secret | None) -> d
 
 
 def _with_tailscale_key(ctr: dagger.Container, key: dagger.Secret | None) -> dagger.Container:
-    """tofu reads the layers' sensitive `tailscale_auth_key` variable from here."""
-    return ctr if key is None else ctr.with_secret_variable("TF_VAR_tailscale_auth_key", key)
+    """tofu reads the layers' sensitive `tailscale_authkey` variable from here."""
+    return ctr if key is None else ctr.with_secret_variable("TF_VAR_tailscale_authkey", key)
 
 
 def _with_credentials(

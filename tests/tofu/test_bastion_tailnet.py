@@ -56,12 +56,12 @@ def test_user_data_is_the_rendered_template_with_the_sensitive_key() -> None:
     assert user_data.startswith(
         '${base64encode(templatefile("${path.module}/bastion-cloud-init.yaml.tftpl"'
     )
-    assert "auth_key" in user_data and "var.tailscale_auth_key" in user_data
+    assert "auth_key" in user_data and "var.tailscale_authkey" in user_data
     assert "subnet_cidr" in user_data and "var.subnet_cidr" in user_data
     lifecycle = bastion()["lifecycle"][0]
     assert "${metadata}" in lifecycle["ignore_changes"][0]  # first boot only: never a replace
     conditions = [p["condition"][0] for p in lifecycle["precondition"]]
-    assert '${var.tailscale_auth_key != ""}' in conditions
+    assert '${var.tailscale_authkey != ""}' in conditions
 
 
 def test_the_key_is_a_sensitive_variable_never_in_a_tfvars_file() -> None:
@@ -70,9 +70,9 @@ def test_the_key_is_a_sensitive_variable_never_in_a_tfvars_file() -> None:
         for d in hcl2.loads((LAYER / "variables.tf").read_text())["variable"]
         for k, v in d.items()
     }
-    key = variables["tailscale_auth_key"]
+    key = variables["tailscale_authkey"]
     assert key["sensitive"] == [True] and key["default"] == [""]
-    assert "tailscale_auth_key" not in json.loads(tfvars_text(load_stack(SHIPPED_STACK)))
+    assert "tailscale_authkey" not in json.loads(tfvars_text(load_stack(SHIPPED_STACK)))
 
 
 def test_cloud_init_joins_as_the_subnet_router_with_the_key_from_a_private_file(

@@ -17,7 +17,7 @@ from typing import Any
 import hcl2
 import pytest
 
-from freetier.talos.machine import TAILSCALE_AUTH_KEY_REF
+from freetier.talos.machine import TAILSCALE_AUTHKEY_PLACEHOLDER
 from tests.tofu.test_oci_layer import checkov_command, run, tofu_binary, tool_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -158,13 +158,13 @@ def test_config_applied_per_node_and_bootstrapped_once_on_the_first_control_plan
 
 
 def test_the_tailscale_key_is_a_sensitive_variable_put_where_the_patches_refer_to_it(hcl) -> None:
-    (variables,) = [v for v in hcl["variables.tf"]["variable"] if "tailscale_auth_key" in v]
-    key = variables["tailscale_auth_key"]
+    (variables,) = [v for v in hcl["variables.tf"]["variable"] if "tailscale_authkey" in v]
+    key = variables["tailscale_authkey"]
     assert key["sensitive"] == [True] and "default" not in key
     (locals_,) = hcl["main.tf"]["locals"]
-    assert locals_["auth_key_ref"] == [TAILSCALE_AUTH_KEY_REF]
+    assert locals_["auth_key_ref"] == [TAILSCALE_AUTHKEY_PLACEHOLDER.replace("${", "$${")]
     text = (LAYER / "main.tf").read_text()
-    assert text.count("replace(patch, local.auth_key_ref, var.tailscale_auth_key)") == 2
+    assert text.count("replace(patch, local.auth_key_ref, var.tailscale_authkey)") == 2
 
 
 def test_secret_outputs_are_sensitive(hcl) -> None:
@@ -189,7 +189,7 @@ def test_variables_match_what_freetier_derives() -> None:
     }
     derived = derive_talos_vars(load_stack(SHIPPED_STACK), outputs)
     declared = {k for v in hcl2.loads((LAYER / "variables.tf").read_text())["variable"] for k in v}
-    assert declared - set(derived) == {"tailscale_auth_key"}
+    assert declared - set(derived) == {"tailscale_authkey"}
     assert set(derived) <= declared
 
 

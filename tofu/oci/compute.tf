@@ -121,7 +121,7 @@ resource "oci_core_instance" "bastion" {
   metadata = {
     ssh_authorized_keys = var.ssh_public_key
     user_data = base64encode(templatefile("${path.module}/bastion-cloud-init.yaml.tftpl", {
-      auth_key    = var.tailscale_auth_key
+      auth_key    = var.tailscale_authkey
       hostname    = "${var.name}-${var.bastion.name}"
       subnet_cidr = var.subnet_cidr
     }))
@@ -135,8 +135,8 @@ resource "oci_core_instance" "bastion" {
       error_message = "The bastion needs ssh_public_key (an OpenSSH public key line); `freetier setup` creates one."
     }
     precondition {
-      condition     = var.tailscale_auth_key != ""
-      error_message = "The bastion joins the tailnet at first boot: set TF_VAR_tailscale_auth_key (a one-off Tailscale auth key tagged tag:bastion, from the TS_AUTH_KEY secret)."
+      condition     = var.tailscale_authkey != ""
+      error_message = "The bastion joins the tailnet at first boot: set TF_VAR_tailscale_authkey (a one-off Tailscale auth key tagged tag:bastion, from the TS_AUTH_KEY secret)."
     }
     precondition {
       condition     = lookup(var.image_ocids, local.bastion_arch, "") != ""

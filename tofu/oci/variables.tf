@@ -290,15 +290,15 @@ variable "ssh_public_key" {
   }
 }
 
-variable "tailscale_auth_key" {
-  description = "Tailscale auth key the bastion joins the tailnet with at first boot (TF_VAR_tailscale_auth_key, from a secret; never in a file). Needed when the bastion is enabled."
+variable "tailscale_authkey" {
+  description = "Tailscale auth key the bastion joins the tailnet with at first boot (TF_VAR_tailscale_authkey, from a secret; never in a file). Needed when the bastion is enabled."
   type        = string
   default     = ""
   sensitive   = true
 
   validation {
-    condition     = var.tailscale_auth_key == "" || startswith(var.tailscale_auth_key, "tskey-")
-    error_message = "tailscale_auth_key must be a Tailscale auth key (tskey-...)."
+    condition     = var.tailscale_authkey == "" || startswith(var.tailscale_authkey, "tskey-")
+    error_message = "tailscale_authkey must be a Tailscale auth key (tskey-...)."
   }
 }
 

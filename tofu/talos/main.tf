@@ -13,15 +13,15 @@
 locals {
   # Put the Tailscale auth key where the patches refer to it. The result derives
   # from a sensitive variable, so tofu marks every patch sensitive in plans.
-  auth_key_ref = "@@tailscale_auth_key@@"
+  auth_key_ref = "$${tailscale_authkey}"
   node_patches = {
     for name, node in var.nodes : name => [
-      for patch in node.config_patches : replace(patch, local.auth_key_ref, var.tailscale_auth_key)
+      for patch in node.config_patches : replace(patch, local.auth_key_ref, var.tailscale_authkey)
     ]
   }
   role_patches = {
     for role, patches in var.role_patches : role => [
-      for patch in patches : replace(patch, local.auth_key_ref, var.tailscale_auth_key)
+      for patch in patches : replace(patch, local.auth_key_ref, var.tailscale_authkey)
     ]
   }
   roles         = toset([for node in var.nodes : node.role])

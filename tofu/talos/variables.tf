@@ -1,6 +1,6 @@
 # Inputs of the talos layer.
 #
-# All but tailscale_auth_key come from `freetier tofu vars --layer talos`
+# All but tailscale_authkey come from `freetier tofu vars --layer talos`
 # (stack.auto.tfvars.json), derived from stack.yaml and the oci layer's outputs: the node
 # addresses are read from that layer's state, never typed here. The names are a contract
 # with that command (ci/freetier/tofu/vars.py).
@@ -81,13 +81,13 @@ variable "nodes" {
 
 # Not from stack.yaml: a secret.
 
-variable "tailscale_auth_key" {
-  description = "Tailscale auth key the nodes join the tailnet with (TF_VAR_tailscale_auth_key, from a secret; never in a file). Replaces @@tailscale_auth_key@@ in the patches."
+variable "tailscale_authkey" {
+  description = "Tailscale auth key the nodes join the tailnet with (TF_VAR_tailscale_authkey, from a secret; never in a file). Replaces the placeholder $${tailscale_authkey} in the patches."
   type        = string
   sensitive   = true
 
   validation {
-    condition     = startswith(var.tailscale_auth_key, "tskey-")
-    error_message = "tailscale_auth_key must be a Tailscale auth key (tskey-...): set TF_VAR_tailscale_auth_key from the TS_AUTH_KEY secret."
+    condition     = startswith(var.tailscale_authkey, "tskey-")
+    error_message = "tailscale_authkey must be a Tailscale auth key (tskey-...): set TF_VAR_tailscale_authkey from the TS_AUTH_KEY secret."
   }
 }

@@ -24,7 +24,7 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
         "tofu/LAYER/stack.auto.tfvars.json (never edit it by hand). --check only compares. "
         "The talos layer's also come from the oci layer's outputs (node addresses), read from "
         "its state: give the backend settings as for `freetier plan`. The Tailscale auth key "
-        "is never written: tofu reads it from TF_VAR_tailscale_auth_key.",
+        "is never written: tofu reads it from TF_VAR_tailscale_authkey.",
     )
     tvars.add_argument("--layer", choices=LAYERS, required=True)
     add_stack(tvars)

@@ -25,7 +25,7 @@ UPSTREAM_OUTPUTS: dict[str, tuple[str, ...]] = {"talos": (PRIVATE_IPS, PUBLIC_IP
 SECRET_INPUTS: dict[str, tuple[tuple[str, str], ...]] = {
     "talos": (
         (
-            "tailscale_auth_key",
+            "tailscale_authkey",
             "the nodes join the tailnet with it: a Tailscale auth key (tskey-...) from the "
             "TS_AUTH_KEY secret",
         ),
