@@ -410,36 +410,20 @@ def test_every_parameter_is_documented_for_dagger_call_help() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("param", "variable"),
+    [
+        ("fingerprint_key", "FREETIER_FINGERPRINT_KEY"),
+        ("tailscale_authkey", "TF_VAR_tailscale_authkey"),
+    ],
+)
 @pytest.mark.parametrize("name", ["pr", "plan", "apply", "deploy"])
-def test_the_fingerprint_key_reaches_plans_and_deploys_as_a_secret(
-    module: Freetier, name: str
+def test_plan_and_deploy_secrets_reach_the_container_as_secret_variables(
+    module: Freetier, name: str, param: str, variable: str
 ) -> None:
-    param = MODULE.functions[name].parameters["fingerprint_key"]
-    assert param.is_nullable and "FREETIER_FINGERPRINT_KEY" in (param.doc or "")
-    key = dag.set_secret("fingerprint", "placeholder")
-    required: dict[str, Any] = {
-        "pr": {},
-        "plan": {"layer": "oci"},
-        "apply": {"layer": "oci"},
-        "deploy": {"github_token": key, "repo": "o/r", "sha": "a" * 40},
-    }[name]
-    if name != "pr":
-        required |= {"oci_config": key, "oci_key": key}
-    function = getattr(module, name)
-    calls = _calls(function(**required, fingerprint_key=key))
-    mounted = ("withSecretVariable", {"name": "FREETIER_FINGERPRINT_KEY", "secret": key})
-    assert mounted in calls
-    assert mounted not in _calls(function(**required))
-    assert all("placeholder" not in " ".join(argv) for argv in _execs(function(**required)))
-
-
-@pytest.mark.parametrize("name", ["pr", "plan", "apply", "deploy"])
-def test_the_tailscale_authkey_reaches_tofu_as_a_secret_variable(
-    module: Freetier, name: str
-) -> None:
-    param = MODULE.functions[name].parameters["tailscale_authkey"]
-    assert param.is_nullable and "TF_VAR_tailscale_authkey" in (param.doc or "")
-    key = dag.set_secret("tailscale", "placeholder")
+    documented = MODULE.functions[name].parameters[param]
+    assert documented.is_nullable and variable in (documented.doc or "")
+    key = dag.set_secret(param, "placeholder")
     required: dict[str, Any] = {
         "pr": {},
         "plan": {"layer": "talos"},
@@ -449,8 +433,8 @@ def test_the_tailscale_authkey_reaches_tofu_as_a_secret_variable(
     if name != "pr":
         required |= {"oci_config": key, "oci_key": key}
     function = getattr(module, name)
-    mounted = ("withSecretVariable", {"name": "TF_VAR_tailscale_authkey", "secret": key})
-    assert mounted in _calls(function(**required, tailscale_authkey=key))
+    mounted = ("withSecretVariable", {"name": variable, "secret": key})
+    assert mounted in _calls(function(**required, **{param: key}))
     assert mounted not in _calls(function(**required))
-    argv = " ".join(" ".join(a) for a in _execs(function(**required, tailscale_authkey=key)))
+    argv = " ".join(" ".join(a) for a in _execs(function(**required, **{param: key})))
     assert "placeholder" not in argv

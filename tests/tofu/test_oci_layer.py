@@ -221,13 +221,18 @@ def checkov_command() -> list[str]:
 # --- 1. formatting -----------------------------------------------------------
 
 
-def test_fmt_check_passes(tmp_path: Path) -> None:
+def assert_formatted(layer: Path, tmp_path: Path) -> None:
+    """`fmt -check` of the real terraform passes on the layer's folder."""
     result = run(
-        [tofu_binary(), "fmt", "-check", "-recursive", "-diff", "-no-color", str(LAYER)],
+        [tofu_binary(), "fmt", "-check", "-recursive", "-diff", "-no-color", str(layer)],
         ROOT,
         tool_env(tmp_path),
     )
     assert result.returncode == 0, f"not formatted:\n{result.stdout}{result.stderr}"
+
+
+def test_fmt_check_passes(tmp_path: Path) -> None:
+    assert_formatted(LAYER, tmp_path)
 
 
 # --- 2. checkov ---------------------------------------------------------------

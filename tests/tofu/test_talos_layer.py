@@ -18,7 +18,7 @@ import hcl2
 import pytest
 
 from freetier.talos.machine import TAILSCALE_AUTHKEY_PLACEHOLDER
-from tests.tofu.test_oci_layer import checkov_command, run, tofu_binary, tool_env
+from tests.tofu.test_oci_layer import assert_formatted, checkov_command, run, tool_env
 
 ROOT = Path(__file__).resolve().parents[2]
 LAYER = ROOT / "tofu" / "talos"
@@ -202,12 +202,7 @@ def test_generated_inputs_and_state_are_ignored() -> None:
 
 
 def test_fmt_check_passes(tmp_path: Path) -> None:
-    result = run(
-        [tofu_binary(), "fmt", "-check", "-recursive", "-diff", "-no-color", str(LAYER)],
-        ROOT,
-        tool_env(tmp_path),
-    )
-    assert result.returncode == 0, f"not formatted:\n{result.stdout}{result.stderr}"
+    assert_formatted(LAYER, tmp_path)
 
 
 def test_checkov_finds_no_failed_check(tmp_path: Path) -> None:
