@@ -335,7 +335,7 @@ def test_deploy_runs_in_production_one_at_a_time() -> None:
         "--state-access-key=env://STATE_ACCESS_KEY",
         "--state-secret-key=env://STATE_SECRET_KEY",
         "--fingerprint-key=env://FREETIER_FINGERPRINT_KEY",
-        "--tailscale-auth-key=env://TS_AUTH_KEY",
+        "--tailscale-authkey=env://TS_AUTH_KEY",
         '--backend-config="$BACKEND_CONFIG"',
         '--repo="$GITHUB_REPOSITORY"',
         '--sha="$GITHUB_SHA"',
