@@ -286,6 +286,9 @@ def test_pr_passes_cloud_secrets_only_to_same_repo_pulls() -> None:
     assert all(a.startswith("pr ") and a.endswith("export --path=out") for a in args)
     assert any("--oci-key=env://OCI_KEY" in a for a in args)
     assert any("--oci-key" not in a for a in args), "forks need a step without cloud secrets"
+    # Both layers declare the Tailscale key (bastion and nodes): a plan without it stops.
+    (same_repo,) = [a for a in args if "--oci-key" in a]
+    assert "--tailscale-authkey=env://TS_AUTH_KEY" in same_repo
 
 
 def test_a_fork_plans_offline_without_any_token() -> None:
