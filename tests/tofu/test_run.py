@@ -245,3 +245,28 @@ def test_apply_error_quotes_diagnostics_with_secrets_masked(
     message = str(info.value)
     assert "exit code 1" in message and "local-exec provisioner error" in message
     assert MASK in message and "s3cr3t" not in message
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({"OCI_CLI_PROFILE": "LONDON"}, {"OCI_CONFIG_FILE_PROFILE": "LONDON"}),
+        ({}, {}),
+        ({"OCI_CLI_PROFILE": ""}, {}),
+        # A profile named for the provider itself wins: nothing is overridden.
+        ({"OCI_CLI_PROFILE": "LONDON", "OCI_CONFIG_FILE_PROFILE": "PROD"}, {}),
+        ({"OCI_CLI_PROFILE": "LONDON", "TF_VAR_config_file_profile": "PROD"}, {}),
+    ],
+)
+def test_the_provider_gets_the_profile_freetier_checked(
+    environ: dict[str, str], expected: dict[str, str]
+) -> None:
+    assert tofu_run.provider_profile_env(environ) == expected
+
+
+def test_found_tofu_runs_with_the_cli_profile(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OCI_CLI_PROFILE", "LONDON")
+    monkeypatch.delenv("OCI_CONFIG_FILE_PROFILE", raising=False)
+    monkeypatch.delenv("TF_VAR_config_file_profile", raising=False)
+    cmd = Tofu.find().command(["version"], Path.cwd())
+    assert cmd.env["OCI_CONFIG_FILE_PROFILE"] == "LONDON"

@@ -11,6 +11,7 @@ secret); machine output is parsed in clear and every string in it masked before 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +31,20 @@ BASE_ENV: Mapping[str, str] = {"TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1
 PLAN_FILE = "plan.bin"
 DEFAULT_TIMEOUT_S = 1800.0
 OWNER_ONLY = 0o077  # umask: what tofu writes (plans, local state) is its owner's only
+
+
+def provider_profile_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """The OCI provider's profile variable set to the profile freetier's own calls use.
+
+    freetier reads `OCI_CLI_PROFILE` (as the OCI CLI does); the Terraform provider reads
+    `OCI_CONFIG_FILE_PROFILE` or `TF_VAR_config_file_profile` (tofu/oci/versions.tf names the
+    source). Without this, a non-default profile would check one tenancy and plan another.
+    """
+    from freetier.oci_clients import PROFILE_ENV
+
+    named = environ.get("OCI_CONFIG_FILE_PROFILE") or environ.get("TF_VAR_config_file_profile")
+    profile = environ.get(PROFILE_ENV)
+    return {"OCI_CONFIG_FILE_PROFILE": profile} if profile and not named else {}
 
 
 def find_tofu(path: str | None = None) -> str:
@@ -61,7 +76,7 @@ class Tofu:
 
     @classmethod
     def find(cls, path: str | None = None) -> Tofu:
-        return cls(find_tofu(path), path=path)
+        return cls(find_tofu(path), env=provider_profile_env(os.environ), path=path)
 
     def command(
         self,
