@@ -44,12 +44,16 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
     validate = flux_sub.add_parser(
         "validate",
         help="check a Flux repository offline: builds, schemas, dependsOn, sources, SOPS",
-        description="Build every Flux Kustomization with `kubectl kustomize`, check core kinds "
-        "against the Kubernetes schemas and Flux kinds against the GA Flux APIs, then each "
-        "cluster's graph: dependsOn cycles and unknown names, sourceRef, missing paths and "
-        "namespaces, postBuild.substituteFrom, SOPS content without decryption, plaintext "
-        "Secrets, SOPS recipients against .sops.yaml. Nothing is decrypted. Exit 0 clean, "
-        "1 findings, 2 bad input or missing tool.",
+        description="Find each cluster's root sync (a flux-system Kustomization, a "
+        "FluxInstance's spec.sync, or --path), build every Flux Kustomization it reaches with "
+        "`kubectl kustomize` in the context its parents give it, check core kinds against the "
+        "Kubernetes schemas and Flux kinds against the GA Flux APIs, then each cluster's "
+        "graph: dependsOn cycles and unknown names, sourceRef, missing paths and namespaces, "
+        "postBuild.substituteFrom, SOPS content without decryption, plaintext Secrets, SOPS "
+        "recipients against .sops.yaml. Nothing is decrypted. Findings are errors (will fail "
+        "in the cluster), warnings (probably wrong, e.g. a Secret nothing here makes; list "
+        "objects made outside Git in .freetier-flux.yaml) or info. Exit 0 no errors, 1 "
+        "errors (or warnings with --strict), 2 bad input or missing tool.",
     )
     validate.add_argument(
         "path", nargs="?", type=Path, default=Path(), help="repository folder (default: .)"
@@ -58,6 +62,24 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
         validate,
         FORMATS,
         help="text (file:line: object: rule: message), json, or sarif (GitHub code scanning)",
+    )
+    validate.add_argument(
+        "--path",
+        dest="entry_points",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a root sync path (relative to the repository) when it cannot be found; "
+        "repeatable, one per cluster",
+    )
+    validate.add_argument(
+        "--strict", action="store_true", help="warnings fail the run too (exit 1)"
+    )
+    validate.add_argument(
+        "--strict-substitution",
+        action="store_true",
+        help="postBuild variables without a value fail, as kustomize-controller's "
+        "StrictPostBuildSubstitutions feature gate",
     )
     validate.add_argument(
         "--kubernetes-version",
@@ -141,7 +163,12 @@ def cmd_flux_validate(args: argparse.Namespace) -> int:
     stack_file = args.path / "stack.yaml"
     extra = [consistency_check(load_stack(stack_file))] if stack_file.is_file() else []
     result = validate_repo(
-        args.path, kubernetes_version=args.kubernetes_version, extra_checks=extra
+        args.path,
+        kubernetes_version=args.kubernetes_version,
+        extra_checks=extra,
+        entry_points=args.entry_points,
+        strict=args.strict,
+        strict_substitution=args.strict_substitution,
     )
     sys.stdout.write(RENDERERS[args.format](result))
     return result.exit_code

@@ -19,18 +19,25 @@ def one_problem(path: Path, **kwargs: object) -> str:
     return caught.value.problems[0]
 
 
-def test_yaml_that_does_not_parse(repo: Path) -> None:
+def test_yaml_that_does_not_parse_is_a_finding_at_its_line(repo: Path) -> None:
+    """kustomize reads the file, so the cluster would fail: one error at file:line, the
+    build failure it causes not repeated, and the rest of the repository still checked."""
     edit(repo, "apps/base/echo/service.yaml", "  selector:\n", "  selector: [\n")
-    problem = one_problem(repo)
-    assert problem.startswith("apps/base/echo/service.yaml:8:8:")  # where the parser gave up
-    assert "invalid YAML" in problem
+    result = validate_repo(repo)
+    assert [(f.rule, f.file, f.line) for f in result.findings] == [
+        ("yaml/invalid", "apps/base/echo/service.yaml", 8)  # where the parser gave up
+    ]
+    assert result.exit_code == 1
+    assert result.counts.broken == 1
 
 
-def test_kustomization_without_path(repo: Path) -> None:
-    edit(repo, "clusters/staging/apps.yaml", "  path: ./apps/staging\n", "")
-    problem = one_problem(repo)
-    assert problem.startswith("clusters/staging/apps.yaml:1: Kustomization flux-system/apps:")
-    assert "spec.path is missing" in problem
+def test_broken_files_kustomize_never_reads_do_not_matter(repo: Path) -> None:
+    (repo / "docs").mkdir()
+    (repo / "docs/mkdocs.yml").write_text("nav: [\n")
+    (repo / "apps/base/echo/notes.yaml").write_text("{{ jinja }}: [\n")  # not in resources
+    result = validate_repo(repo)
+    assert result.findings == ()
+    assert result.counts.broken == 2
 
 
 def test_not_a_flux_repository(tmp_path: Path) -> None:
@@ -47,9 +54,19 @@ def test_a_file_instead_of_a_folder(tmp_path: Path) -> None:
     assert "not a directory" in one_problem(tmp_path / "x.yaml")
 
 
-def test_not_utf8(repo: Path) -> None:
+def test_not_utf8_where_kustomize_reads_it(repo: Path) -> None:
     (repo / "apps/base/echo/bad.yaml").write_bytes(b"name: fr\xe9\n")
-    assert one_problem(repo).startswith("apps/base/echo/bad.yaml: not UTF-8 text")
+    edit(
+        repo,
+        "apps/base/echo/kustomization.yaml",
+        "  - service.yaml\n",
+        "  - service.yaml\n  - bad.yaml\n",
+    )
+    result = validate_repo(repo)
+    assert [(f.rule, f.file) for f in result.findings] == [
+        ("yaml/invalid", "apps/base/echo/bad.yaml")
+    ]
+    assert "not UTF-8 text" in result.findings[0].message
 
 
 def test_invalid_sops_config_regex(repo: Path) -> None:

@@ -29,7 +29,8 @@ def test_findings_exit_1_in_every_format(repo: Path, capsys: pytest.CaptureFixtu
     edit(repo, "clusters/production/apps.yaml", "- name: infra-configs", "- name: nope")
     assert main(["flux", "validate", str(repo)]) == 1
     assert capsys.readouterr().out.startswith(
-        "clusters/production/apps.yaml:9: Kustomization/flux-system/apps: flux/dependsOn-unknown:"
+        "clusters/production/apps.yaml:9: error: Kustomization/flux-system/apps: "
+        "flux/dependsOn-unknown:"
     )
     assert main(["flux", "validate", str(repo), "--format", "sarif"]) == 1
     assert json.loads(capsys.readouterr().out)["runs"][0]["results"][0]["ruleId"] == (
@@ -38,14 +39,26 @@ def test_findings_exit_1_in_every_format(repo: Path, capsys: pytest.CaptureFixtu
 
 
 def test_bad_input_exits_2_with_one_line(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    edit(repo, "apps/base/echo/service.yaml", "  selector:\n", "  selector: [\n")
-    assert main(["flux", "validate", str(repo), "--format", "sarif"]) == 2
+    assert main(["flux", "validate", str(repo), "--path", "clusters/nope"]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
     lines = captured.err.splitlines()
     assert len(lines) == 1
-    assert lines[0].startswith("freetier: error: apps/base/echo/service.yaml:8:8: invalid YAML")
+    assert lines[0].startswith("freetier: error: --path clusters/nope: no such folder")
     assert "Traceback" not in captured.err
+
+
+def test_broken_yaml_is_a_finding_in_sarif(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A file kustomize takes in that does not parse: the run goes on, SARIF carries it."""
+    edit(repo, "apps/base/echo/service.yaml", "  selector:\n", "  selector: [\n")
+    assert main(["flux", "validate", str(repo), "--format", "sarif"]) == 1
+    results = json.loads(capsys.readouterr().out)["runs"][0]["results"]
+    located = {
+        (r["ruleId"], r["level"], r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"])
+        for r in results
+    }
+    assert ("yaml/invalid", "error", "apps/base/echo/service.yaml") in located
+    assert results[0]["locations"][0]["physicalLocation"]["region"]["startLine"] == 8
 
 
 def test_kubernetes_version_flag(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -22,7 +22,7 @@ def test_substitute_doctest() -> None:
 
 def test_substitute_defaults_and_escapes() -> None:
     values = {"a": "1", "empty": ""}
-    assert substitute("${a} ${b} ${b:=x} ${empty:-d} ${empty-d} $${a}", values) == "1  x d  ${a}"
+    assert substitute("${a} ${b} ${b:=x} ${empty:-d} ${empty=d} $${a}", values) == "1  x d d ${a}"
 
 
 def test_generated_resources_follow_flux(tmp_path: Path) -> None:

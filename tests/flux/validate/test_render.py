@@ -25,14 +25,14 @@ def faulty(repo: Path) -> ValidationResult:
 def test_text_is_one_line_per_finding(faulty: ValidationResult) -> None:
     lines = render_text(faulty).splitlines()
     assert lines[0].startswith(
-        "apps/base/echo/deployment.yaml:18: Deployment/echo/echo: k8s/schema: "
+        "apps/base/echo/deployment.yaml:18: error: Deployment/echo/echo: k8s/schema: "
         "spec.template.spec.containers[0]: Additional properties are not allowed"
     )
     assert lines[1] == (
-        "clusters/production/apps.yaml:13: Kustomization/flux-system/apps: flux/path-missing: "
-        "spec.path ./apps/prod: no such folder in the repository"
+        "clusters/production/apps.yaml:13: error: Kustomization/flux-system/apps: "
+        "flux/path-missing: spec.path ./apps/prod: no such folder in the repository"
     )
-    assert lines[2].startswith("flux validate: 2 finding(s): 2 cluster(s)")
+    assert lines[2].startswith("flux validate: failed (2 error(s)): 2 cluster(s)")
 
 
 def test_json_carries_findings_counts_and_exit_code(faulty: ValidationResult) -> None:
@@ -49,7 +49,9 @@ def test_json_carries_findings_counts_and_exit_code(faulty: ValidationResult) ->
         "kind",
         "namespace",
         "name",
+        "severity",
     }
+    assert body["severities"] == {"error": 2, "warning": 0, "info": 0}
 
 
 def test_sarif_has_the_structure_code_scanning_reads(faulty: ValidationResult) -> None:

@@ -40,22 +40,26 @@ def test_postbuild_substitution_is_applied_per_cluster(repo: Path) -> None:
     from freetier.flux.validate.discover import discover
     from freetier.flux.validate.documents import scan_repo
 
-    clusters, _, _ = discover(scan_repo(repo), kubectl="kubectl", workers=2)
+    found = discover(scan_repo(repo), kubectl="kubectl", workers=2)
     replicas = {
         c.name: [o.get("spec", "replicas") for o in c.objects if o.kind == "Deployment"]
-        for c in clusters
+        for c in found.clusters
     }
     assert replicas == {"clusters/production": [2], "clusters/staging": [1]}
 
 
 def test_repository_bootstrapped_from_outside(repo: Path) -> None:
-    """No flux-system sync in Git (Terraform or the Flux Operator made it): each folder of
-    Kustomizations no other applies is a cluster, and the flux-system source counts as made."""
+    """No flux-system sync in Git (Terraform or a script made it): each folder of
+    Kustomizations no other applies is built as a cluster's root, said once as info, and the
+    flux-system source counts as made."""
     for cluster in ("production", "staging"):
         shutil.rmtree(repo / f"clusters/{cluster}/flux-system")
     result = validate_repo(repo)
-    assert result.findings == (), render_text(result)
-    assert (result.counts.clusters, result.counts.kustomizations) == (2, 6)
+    assert [(f.rule, f.severity) for f in result.findings] == [("flux/no-root", "info")]
+    assert "clusters/production, clusters/staging" in result.findings[0].message
+    assert result.exit_code == 0
+    # two synthetic roots (the folders) and the 6 Kustomizations they apply
+    assert (result.counts.clusters, result.counts.kustomizations) == (2, 8)
 
 
 def test_unapplied_kustomizations_are_counted_not_built(repo: Path) -> None:

@@ -2,11 +2,20 @@
 
 PyYAML's C composer gives node trees with marks, 25x faster than a round-trip parse, and YAML 1.1
 scalars (`on`, `yes` are booleans) as Kubernetes' own decoder reads them; timestamps stay strings.
+Where PyYAML is stricter than the go-yaml that kustomize and Flux read with, it is relaxed to
+match: an unknown tag (`!env_var x`) keeps its value as plain data, `=` is a string (PyYAML's
+YAML 1.1 `value` type, unknown to go-yaml), and an anchor defined twice is legal (the later
+definition wins for the aliases after it; a rare case handled by the pure-Python composer).
+
+Reading never stops the run: a file that does not parse is recorded in `Scan.broken`, and only
+becomes a finding when some Kustomization takes it in (files kustomize never reads — mkdocs.yml,
+Ansible templates, generator inputs — do not matter to the cluster).
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -30,19 +39,48 @@ FLUX_GROUP_SUFFIX = ".toolkit.fluxcd.io"
 KUSTOMIZE_GROUP = "kustomize.toolkit.fluxcd.io"
 KUSTOMIZE_CONFIG_GROUP = "kustomize.config.k8s.io"  # kustomization.yaml files themselves
 ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
-_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+# Implicit types go-yaml does not have: timestamps stay strings (Kubernetes expects them so),
+# and YAML 1.1's `=` ("value" type) is a plain string.
+_NOT_IMPLICIT = frozenset({"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:value"})
 
 
 _RESOLVERS = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != _TIMESTAMP]
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in _NOT_IMPLICIT]
     for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
 }
+
+
+def _construct_untyped(loader: Any, node: yaml.Node) -> Any:
+    """A node with a tag no constructor knows (`!env_var`, `!secret`): go-yaml decodes it by
+    its shape, a scalar as its string, a sequence as a list, a mapping as a map."""
+    if isinstance(node, yaml.ScalarNode):
+        return loader.construct_scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    return loader.construct_mapping(node, deep=True)
 
 
 class _Loader(_BaseLoader):
     """Safe loading without timestamps: `2024-01-01` stays the string Kubernetes expects."""
 
     yaml_implicit_resolvers = _RESOLVERS
+
+
+class _RedefiningLoader(yaml.SafeLoader):
+    """The pure-Python composer, where an anchor may be defined again (go-yaml allows it)."""
+
+    yaml_implicit_resolvers = _RESOLVERS
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if not self.check_event(yaml.AliasEvent):
+            anchor = self.peek_event().anchor  # type: ignore[no-untyped-call]
+            if anchor is not None:
+                self.anchors.pop(anchor, None)
+        return super().compose_node(parent, index)
+
+
+for _loader in (_Loader, _RedefiningLoader):
+    _loader.add_constructor(None, _construct_untyped)
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,7 +125,18 @@ def _child(node: yaml.Node, part: str | int) -> tuple[yaml.Node, yaml.Node] | No
 
 def load_documents(text: str, file: str) -> list[Document]:
     """Every non-empty document of `text`; ConfigError `file:line:col: invalid YAML: ...`."""
-    loader = _Loader(text)
+    try:
+        return _load_documents(text, file, _Loader)
+    except ConfigError as exc:
+        if "duplicate anchor" not in exc.problems[0]:
+            raise
+    return _load_documents(text, file, _RedefiningLoader)
+
+
+def _load_documents(
+    text: str, file: str, loader_class: type[_Loader] | type[_RedefiningLoader]
+) -> list[Document]:
+    loader = loader_class(text)
     docs: list[Document] = []
     try:
         while loader.check_node():
@@ -113,8 +162,12 @@ def load_documents(text: str, file: str) -> list[Document]:
 
 
 def load_all(text: str) -> list[Any]:
-    """Plain documents of trusted machine output (kustomize's), same scalar rules."""
-    return [doc for doc in yaml.load_all(text, Loader=_Loader) if doc is not None]
+    """Plain documents of trusted machine output (kustomize's), same scalar rules; a
+    yaml.YAMLError when it does not parse."""
+    try:
+        return [doc for doc in yaml.load_all(text, Loader=_Loader) if doc is not None]
+    except yaml.composer.ComposerError:
+        return [doc for doc in yaml.load_all(text, Loader=_RedefiningLoader) if doc is not None]
 
 
 @dataclass(frozen=True)
@@ -138,6 +191,7 @@ class K8sObject:
     doc: Document | None = None
     applied_by: K8sObject | None = None
     cluster: str = ""  # the cluster (root sync path) whose Kustomizations apply it
+    synthetic: bool = False  # made up by the validator (a root sync made outside Git)
 
     @property
     def api_version(self) -> str:
@@ -205,31 +259,51 @@ def is_object(body: Any) -> bool:
 
 
 @dataclass(frozen=True)
+class Broken:
+    """A file that does not read as YAML: where the reader gave up, and why."""
+
+    file: str
+    line: int
+    problem: str  # without the file and line
+
+
+@dataclass(frozen=True)
 class Scan:
     root: Path
     files: tuple[str, ...]
     documents: tuple[Document, ...]
     objects: tuple[K8sObject, ...]  # documents that are Kubernetes objects (not kustomize config)
+    broken: tuple[Broken, ...] = ()  # files that did not parse (a finding only if applied)
+
+
+_WHERE = re.compile(r"^(?P<file>.*?):(?P<line>\d+)(?::\d+)?: (?P<problem>.*)$", re.DOTALL)
+
+
+def _broken(rel: str, root: Path, message: str) -> Broken:
+    text = message.replace(str(root / rel), rel, 1)
+    match = _WHERE.match(text)
+    if match and match.group("file") == rel:
+        return Broken(rel, int(match.group("line")), match.group("problem"))
+    return Broken(rel, 1, text.removeprefix(f"{rel}: "))
 
 
 def scan_repo(root: Path) -> Scan:
-    """Read every YAML file Flux would see under `root`; all parse errors at once."""
+    """Read every YAML file Flux would see under `root`; a file that does not parse is kept
+    aside in `broken` (with its line) instead of stopping the run."""
     files = list(yaml_files(root, SourceIgnore.load(root)))
     docs: list[Document] = []
-    problems: list[str] = []
+    broken: list[Broken] = []
     for rel in files:
         try:
             docs += load_documents(read_text(root / rel, MAX_BYTES), rel)
         except ConfigError as exc:
-            problems += [p.replace(str(root / rel), rel, 1) for p in exc.problems]
-    if problems:
-        raise ConfigError(problems)
+            broken.append(_broken(rel, root, exc.problems[0]))
     objects = tuple(
         K8sObject(doc.body, doc.file, doc)
         for doc in docs
         if is_object(doc.body) and not doc.body["apiVersion"].startswith(KUSTOMIZE_CONFIG_GROUP)
     )
-    return Scan(root, tuple(files), tuple(docs), objects)
+    return Scan(root, tuple(files), tuple(docs), objects, tuple(broken))
 
 
 SKIP_DIRS = frozenset({"node_modules", "__pycache__"})
@@ -287,12 +361,12 @@ class SourceIgnore:
         for negated, dir_only, glob in self.patterns:
             if dir_only and not is_dir:
                 continue
-            if _glob_match(rel, glob):
+            if glob_match(rel, glob):
                 result = not negated
         return result
 
 
-def _glob_match(rel: str, glob: str) -> bool:
+def glob_match(rel: str, glob: str) -> bool:
     """`**` spans any number of folders; other segments are fnmatch patterns, root-anchored.
 
     Each (path part, pattern part) pair is decided once (memoised), so patterns with many `**`

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 
 from freetier.flux.validate.discover import Build, Cluster
 from freetier.flux.validate.documents import K8sObject
@@ -53,21 +54,39 @@ CHECKED_SOURCE_KINDS = frozenset(
     {"GitRepository", "OCIRepository", "Bucket", "HelmRepository", "HelmChart"}
 )
 Ident = tuple[str, str]  # (namespace, name)
+ANY_NAMESPACE = "*"
+
+
+@dataclass(frozen=True)
+class External:
+    """Objects made outside the repository, as `.freetier-flux.yaml` acknowledges them:
+    (kind, namespace or "*", name)."""
+
+    objects: frozenset[tuple[str, str, str]] = frozenset()
+
+    def has(self, kind: str, namespace: str, name: str) -> bool:
+        return (kind, namespace, name) in self.objects or (
+            kind,
+            ANY_NAMESPACE,
+            name,
+        ) in self.objects
 
 
 def ns(obj: K8sObject) -> str:
     return obj.namespace or "default"
 
 
-def check_cluster(cluster: Cluster, cluster_kinds: frozenset[str]) -> Iterator[Finding]:
+def check_cluster(
+    cluster: Cluster, cluster_kinds: frozenset[str], external: External = External()
+) -> Iterator[Finding]:
     objects = cluster.objects
     kustomizations = [o for o in objects if o.is_kind(KUSTOMIZE, "Kustomization")]
     releases = [o for o in objects if o.is_kind(HELM, "HelmRelease")]
     yield from check_depends_on(kustomizations, "Kustomization")
     yield from check_depends_on(releases, "HelmRelease")
     yield from check_source_refs(objects, kustomizations, releases, cluster.bootstrapped)
-    yield from check_namespaces(objects, releases, cluster_kinds)
-    yield from check_substitute_from(objects, kustomizations)
+    yield from check_namespaces(objects, releases, cluster_kinds, external)
+    yield from check_substitute_from(objects, kustomizations, external)
     yield from check_builds(cluster.builds)
 
 
@@ -184,10 +203,14 @@ def check_source_refs(
 
 
 def check_namespaces(
-    objects: Iterable[K8sObject], releases: Iterable[K8sObject], cluster_kinds: frozenset[str]
+    objects: Iterable[K8sObject],
+    releases: Iterable[K8sObject],
+    cluster_kinds: frozenset[str],
+    external: External = External(),
 ) -> Iterator[Finding]:
     """One finding per namespace that objects use but nothing creates, at its first user."""
     created = {o.name for o in objects if o.group == "" and o.kind == "Namespace"}
+    created |= {name for kind, _, name in external.objects if kind == "Namespace"}
     users: dict[str, list[tuple[K8sObject, tuple[str, ...]]]] = defaultdict(list)
     for release in releases:
         target = release.get("spec", "targetNamespace")
@@ -219,34 +242,77 @@ def _cluster_scoped(kind: str, cluster_kinds: frozenset[str]) -> bool:
     return kind in CLUSTER_SCOPED or kind in cluster_kinds or kind.startswith("Cluster")
 
 
+def made_secrets(objects: Iterable[K8sObject]) -> set[Ident]:
+    """(namespace, name) of the Secrets objects of the cluster make: External Secrets'
+    ExternalSecret/PushSecret targets, SealedSecrets, 1Password and Bitwarden items..."""
+    made: set[Ident] = set()
+    for obj in objects:
+        if obj.group == "" or obj.kind == "Secret":
+            continue
+        if obj.kind == "ExternalSecret":
+            made.add((ns(obj), str(obj.get("spec", "target", "name") or obj.name)))
+        elif obj.kind == "Certificate" and isinstance(obj.get("spec", "secretName"), str):
+            made.add((ns(obj), str(obj.get("spec", "secretName"))))
+        elif obj.kind in SECRET_MAKERS:
+            made.add((ns(obj), obj.name))
+    return made
+
+
+SECRET_MAKERS = frozenset(
+    {"SealedSecret", "OnePasswordItem", "BitwardenSecret", "SopsSecret", "VaultStaticSecret",
+     "VaultDynamicSecret", "InfisicalSecret"}
+)  # fmt: skip
+
+
 def check_substitute_from(
-    objects: Iterable[K8sObject], kustomizations: Iterable[K8sObject]
+    objects: Sequence[K8sObject],
+    kustomizations: Iterable[K8sObject],
+    external: External = External(),
 ) -> Iterator[Finding]:
+    """A missing ConfigMap is an error; a missing Secret a warning: Secrets are often made
+    outside Git (bootstrap, an operator), and one the repository acknowledges is fine."""
     defined = {(o.kind, ns(o), o.name) for o in objects if o.group == ""}
+    defined |= {("Secret", *ident) for ident in made_secrets(objects)}
     for k in kustomizations:
         refs = k.get("spec", "postBuild", "substituteFrom")
         for i, ref in enumerate(refs if isinstance(refs, list) else []):
             if not isinstance(ref, Mapping) or ref.get("optional") is True:
                 continue
             target = (str(ref.get("kind")), ns(k), str(ref.get("name")))
-            if target not in defined:
-                yield finding(
-                    k,
-                    "flux/substituteFrom-unknown",
-                    f"postBuild.substituteFrom[{i}]: no {target[0]} {target[1]}/{target[2]} is "
-                    "applied to the cluster; define it or mark the reference optional: true",
-                    ("spec", "postBuild", "substituteFrom", i),
-                )
+            if target in defined or external.has(*target):
+                continue
+            secret = target[0] == "Secret"
+            yield finding(
+                k,
+                "flux/substituteFrom-unknown",
+                f"postBuild.substituteFrom[{i}]: no {target[0]} {target[1]}/{target[2]} is "
+                "applied to the cluster; define it, mark the reference optional: true"
+                + (
+                    ", or acknowledge it in .freetier-flux.yaml if made outside Git"
+                    if secret
+                    else ""
+                ),
+                ("spec", "postBuild", "substituteFrom", i),
+                "warning" if secret else None,
+            )
 
 
 def check_builds(builds: Iterable[Build]) -> Iterator[Finding]:
     for build in builds:
         k, shown = build.kustomization, build.path or "."
-        if build.status == "path-missing":
+        if build.status == "path-missing" and not build.error:
             yield finding(
                 k,
                 "flux/path-missing",
                 f"spec.path ./{build.path}: no such folder in the repository",
+                ("spec", "path"),
+            )
+        elif build.status == "path-missing" and build.error:  # in an assembled artifact
+            yield finding(
+                k,
+                "flux/path-missing",
+                f"spec.path ./{build.path}: no such folder in the artifact its "
+                "ArtifactGenerator assembles from this repository",
                 ("spec", "path"),
             )
         elif build.status == "failed":

@@ -1,11 +1,12 @@
 """Build a Flux Kustomization's path with the real `kubectl kustomize`, as Flux's controller does.
 
-Every build goes through a small wrapper kustomization in a temporary folder that lists the
-Kustomization's path and adds what kustomize-controller adds: `namespace` (targetNamespace),
-`namePrefix`/`nameSuffix`, `patches`, `images`, `components`, plus origin annotations so each
-built object leads back to its file. A path without a kustomization.yaml gets what Flux generates
-for it: every *.yaml/*.yml below it, and sub-folders that hold a kustomization.yaml as a whole
-(not descended into). Builds use `--load-restrictor LoadRestrictionsNone`, like Flux.
+kustomize-controller merges the Flux Kustomization's fields into the path's own
+kustomization.yaml (or one it generates for a plain folder: every *.yaml/*.yml below it, and
+sub-folders that hold a kustomization.yaml as a whole) and builds that. The same file is
+written here into a mirror of the source: real folders along the path, links to everything
+else, so relative paths resolve as in the repository and nothing in it is touched. Origin
+annotations lead each built object back to its file. Builds use `--load-restrictor
+LoadRestrictionsNone`, like Flux.
 """
 
 from __future__ import annotations
@@ -19,8 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from freetier.command import Command, run
-from freetier.errors import ToolError
+from freetier.errors import ConfigError, ToolError
+from freetier.files import read_text
 from freetier.flux.validate.documents import (
     ORIGIN_ANNOTATION,
     YAML_SUFFIXES,
@@ -29,7 +33,12 @@ from freetier.flux.validate.documents import (
     SourceIgnore,
     load_all,
 )
-from freetier.flux.validate.substitute import disabled, has_variables, substitute
+from freetier.flux.validate.substitute import (
+    SubstitutionError,
+    disabled,
+    has_variables,
+    substitute,
+)
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 BUILD_TIMEOUT = 120.0
@@ -40,13 +49,15 @@ MAX_ERROR = 600
 class BuildRequest:
     """What one build depends on; equal requests share one `kubectl kustomize` run."""
 
-    path: str  # folder relative to the repository root, POSIX, "" for the root
+    path: str  # folder relative to the source root, POSIX, "" for the root
+    base: str = ""  # the source root: "" for the repository, else an artifact's folder
     target_namespace: str = ""
     name_prefix: str = ""
     name_suffix: str = ""
     patches: str = "[]"  # JSON of spec.patches
     images: str = "[]"  # JSON of spec.images
     components: tuple[str, ...] = ()
+    ignore_missing_components: bool = False
 
 
 @dataclass(frozen=True)
@@ -57,17 +68,19 @@ class BuildOutput:
     error: str | None = None
 
 
-def request_for(kustomization: K8sObject, path: str) -> BuildRequest:
+def request_for(kustomization: K8sObject, path: str, base: str = "") -> BuildRequest:
     spec = kustomization.get("spec") or {}
     components = spec.get("components") or []
     return BuildRequest(
         path=path,
+        base=base,
         target_namespace=str(spec.get("targetNamespace") or ""),
         name_prefix=str(spec.get("namePrefix") or ""),
         name_suffix=str(spec.get("nameSuffix") or ""),
         patches=json.dumps(spec.get("patches") or [], sort_keys=True),
         images=json.dumps(spec.get("images") or [], sort_keys=True),
         components=tuple(str(c) for c in components if isinstance(c, str)),
+        ignore_missing_components=spec.get("ignoreMissingComponents") is True,
     )
 
 
@@ -99,43 +112,105 @@ def generated_resources(folder: Path, root: Path, ignore: SourceIgnore) -> list[
     return out
 
 
-def wrapper_body(
-    request: BuildRequest, root: Path, wrapper: Path, ignore: SourceIgnore
+def flux_kustomization(
+    request: BuildRequest, existing: Mapping[str, Any] | None, listed: Sequence[str]
 ) -> dict[str, Any]:
-    """The wrapper kustomization for `request`, paths relative to `wrapper`. Pure but for the
-    listing of a plain folder."""
-    target = root / request.path
-    listed = [target] if has_kustomization(target) else generated_resources(target, root, ignore)
-    body: dict[str, Any] = {
-        "apiVersion": "kustomize.config.k8s.io/v1beta1",
-        "kind": "Kustomization",
-        "resources": [os.path.relpath(p, wrapper) for p in listed],
-        "buildMetadata": ["originAnnotations"],
-    }
+    """The kustomization.yaml kustomize-controller builds at the path (fluxcd/pkg,
+    kustomize/kustomize_generator.go): the folder's own one, or for a plain folder one that
+    lists `listed`, with the Flux Kustomization's fields merged in: targetNamespace,
+    namePrefix and nameSuffix override, patches and components are appended (so the
+    folder's own patches see the components' objects), images merge by name. Pure."""
+    body: dict[str, Any] = (
+        dict(existing)
+        if existing is not None
+        else {
+            "apiVersion": "kustomize.config.k8s.io/v1beta1",
+            "kind": "Kustomization",
+            "resources": list(listed),
+        }
+    )
+    metadata = [m for m in body.get("buildMetadata") or [] if isinstance(m, str)]
+    body["buildMetadata"] = [
+        *metadata,
+        *(["originAnnotations"] if "originAnnotations" not in metadata else []),
+    ]
     if request.target_namespace:
         body["namespace"] = request.target_namespace
     if request.name_prefix:
         body["namePrefix"] = request.name_prefix
     if request.name_suffix:
         body["nameSuffix"] = request.name_suffix
-    for field, text in (("patches", request.patches), ("images", request.images)):
-        if items := json.loads(text):
-            body[field] = items
+    if patches := json.loads(request.patches):
+        body["patches"] = [*(body.get("patches") or []), *patches]
     if request.components:
-        body["components"] = [os.path.relpath(target / c, wrapper) for c in request.components]
+        body["components"] = [*(body.get("components") or []), *request.components]
+    if images := json.loads(request.images):
+        merged = {
+            str(i.get("name")): dict(i) for i in body.get("images") or [] if isinstance(i, Mapping)
+        }
+        for image in images:
+            if not isinstance(image, Mapping):
+                continue
+            current = merged.setdefault(str(image.get("name")), {"name": image.get("name")})
+            current.update({k: v for k, v in image.items() if v not in (None, "")})
+        body["images"] = list(merged.values())
     return body
+
+
+def _mirror(source: Path, target: str, workdir: Path, skip: str | None) -> Path:
+    """A folder tree in `workdir` that looks like `source` along the path to `target` (real
+    folders there, links to everything else), so the kustomization written at the target
+    resolves its relative paths as the real one does. Returns the target's mirror."""
+    mirror = Path(tempfile.mkdtemp(prefix="build-", dir=workdir))
+    here_src, here_dst = source, mirror
+    parts = [p for p in target.split("/") if p]
+    for depth in range(len(parts) + 1):
+        keep = parts[depth] if depth < len(parts) else skip
+        for entry in os.scandir(here_src):
+            if entry.name != keep:
+                (here_dst / entry.name).symlink_to(entry.path)
+        if depth == len(parts):
+            break
+        here_src, here_dst = here_src / parts[depth], here_dst / parts[depth]
+        here_dst.mkdir()
+    return here_dst
+
+
+def prepare(request: BuildRequest, root: Path, workdir: Path, ignore: SourceIgnore) -> Path:
+    """Write what Flux would build for `request` into a mirror of the source; its folder.
+    ValueError when the folder's own kustomization does not parse."""
+    source = Path(request.base) if request.base else root
+    if request.base:  # an artifact assembled from the repository's files: no .sourceignore
+        ignore = SourceIgnore()
+    target = source / request.path
+    kfile = next((n for n in KUSTOMIZATION_FILES if (target / n).is_file()), None)
+    existing: Mapping[str, Any] | None = None
+    listed: list[str] = []
+    if kfile is not None:
+        docs = load_all(read_text(target / kfile, 1 << 20))
+        if not docs or not isinstance(docs[0], Mapping):
+            raise ValueError(f"{request.path or '.'}/{kfile}: not a kustomization")
+        existing = docs[0]
+    else:
+        listed = [os.path.relpath(p, target) for p in generated_resources(target, source, ignore)]
+    folder = _mirror(source, request.path, workdir, kfile)
+    body = flux_kustomization(request, existing, listed)
+    if request.ignore_missing_components:
+        body["components"] = [c for c in body.get("components") or [] if (target / c).exists()]
+    (folder / (kfile or "kustomization.yaml")).write_text(json.dumps(body), encoding="utf-8")
+    return folder
 
 
 def build(
     request: BuildRequest, root: Path, workdir: Path, ignore: SourceIgnore, kubectl: str
 ) -> BuildOutput:
     """Run one build; a kustomize failure is an output with `error`, a missing kubectl raises."""
-    wrapper = Path(tempfile.mkdtemp(prefix="build-", dir=workdir))
     try:
-        body = wrapper_body(request, root, wrapper, ignore)
-        (wrapper / "kustomization.yaml").write_text(json.dumps(body), encoding="utf-8")
+        wrapper = prepare(request, root, workdir, ignore)
     except OSError as exc:
-        return BuildOutput(request, wrapper, error=f"cannot prepare the build: {exc.strerror}")
+        return BuildOutput(request, workdir, error=f"cannot prepare the build: {exc.strerror}")
+    except (ConfigError, ValueError, yaml.YAMLError) as exc:
+        return BuildOutput(request, workdir, error=" ".join(str(exc).split()))
     argv = (kubectl, "kustomize", str(wrapper), "--load-restrictor", "LoadRestrictionsNone")
     command = Command(argv=argv, timeout=BUILD_TIMEOUT, ok_codes=frozenset(range(256)))
     try:
@@ -145,20 +220,25 @@ def build(
             raise
         return BuildOutput(request, wrapper, error=str(exc).splitlines()[0])
     if done.returncode != 0:
-        return BuildOutput(request, wrapper, error=clean_error(done.stderr, root, wrapper))
+        error = clean_error(done.stderr, root, wrapper, request)
+        return BuildOutput(request, wrapper, error=error)
     return BuildOutput(request, wrapper, stdout=done.stdout)
 
 
 _KLOG_ERR = re.compile(r'err="(.*)"\s*$', re.DOTALL)
 
 
-def clean_error(stderr: str, root: Path, wrapper: Path) -> str:
-    """kubectl's klog line down to kustomize's message, with repository-relative paths."""
+def clean_error(stderr: str, root: Path, wrapper: Path, request: BuildRequest) -> str:
+    """kubectl's klog line down to kustomize's message, with source-relative paths (the
+    mirror's paths are the source's)."""
     text = stderr.strip()
     if match := _KLOG_ERR.search(text):
         text = match.group(1).replace('\\"', '"')
-    text = text.replace(os.path.relpath(root, wrapper) + "/", "").replace(f"{root}/", "")
-    text = " ".join(text.split()).replace(str(wrapper), "(build)")
+    mirror = str(wrapper)[: len(str(wrapper)) - len(request.path)].rstrip("/")
+    for prefix in (mirror, request.base, str(root)):
+        if prefix:
+            text = text.replace(prefix + "/", "").replace(prefix, ".")
+    text = " ".join(text.split())
     return text if len(text) <= MAX_ERROR else text[: MAX_ERROR - 3] + "..."
 
 
@@ -176,29 +256,55 @@ def split_documents(text: str) -> Iterator[str]:
         yield "".join(chunk)
 
 
-class SubstitutionError(Exception):
-    """Substituted variables left a document that no longer parses."""
+@dataclass(frozen=True)
+class Variables:
+    """What post-build substitution works with: the known values, whether some values cannot
+    be known here (a Secret made outside the repository, a SOPS-encrypted one), and strict
+    mode. Flux substitutes only when the Kustomization has at least one variable."""
+
+    values: Mapping[str, str]
+    unknown: bool = False
+    strict: bool = False
+
+    @property
+    def active(self) -> bool:
+        return bool(self.values) or self.unknown
 
 
 def built_objects(
     output: BuildOutput,
     kustomization: K8sObject,
-    values: Mapping[str, str] | None,
+    variables: Variables | None,
     docs_by_file: Mapping[str, Sequence[Document]],
     root: Path,
     cluster: str,
 ) -> list[K8sObject]:
-    """The objects a build yields, after post-build substitution (when `values` is not None),
-    each tied to its source document through the origin annotation."""
+    """The objects a build yields, after post-build substitution (when `variables` is not
+    None), each tied to its source document through the origin annotation. SubstitutionError
+    where Flux would fail the Kustomization (also for output that does not parse)."""
     objects: list[K8sObject] = []
     for text in split_documents(output.stdout):
-        docs = load_all(text)
+        try:
+            docs = load_all(text)
+        except Exception as exc:  # yaml.YAMLError: kustomize wrote what go-yaml reads
+            raise SubstitutionError(
+                f"output does not parse: {' '.join(str(exc).split())}"
+            ) from None
         if not docs or not isinstance(docs[0], dict):
             continue
         body: dict[str, Any] = docs[0]
-        if values is not None and has_variables(text) and not disabled(body):
+        if (
+            variables is not None
+            and variables.active
+            and has_variables(text)
+            and not disabled(body)
+        ):
             try:
-                substituted = load_all(substitute(text, values))
+                substituted = load_all(
+                    substitute(
+                        text, variables.values, strict=variables.strict, unknown=variables.unknown
+                    )
+                )
             except Exception as exc:  # yaml errors after substitution, as Flux would fail
                 raise SubstitutionError(f"{_name(body)}: {exc}") from None
             body = substituted[0] if substituted and isinstance(substituted[0], dict) else body
@@ -230,7 +336,8 @@ def _origin(
     where = origin.get("path") or origin.get("configuredIn")
     if not where:
         return "", None
-    file = Path(os.path.relpath(os.path.normpath(wrapper / where), root)).as_posix()
+    # realpath: files of an artifact folder are links to the repository's files
+    file = Path(os.path.relpath(os.path.realpath(wrapper / where), root)).as_posix()
     candidates = list(docs_by_file.get(file, ()))
     if "configuredIn" in origin:
         return file, candidates[0] if candidates else None

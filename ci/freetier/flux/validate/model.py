@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from freetier.flux.validate.documents import K8sObject
+
+Severity = Literal["error", "warning", "info"]
+SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
 
 
 @dataclass(frozen=True)
 class Finding:
     """One problem: which rule, what is wrong, and where (file relative to the repository root,
-    1-based line when known, and the Kubernetes object it is about)."""
+    1-based line when known, and the Kubernetes object it is about).
+
+    Severity: `error` will fail in the cluster; `warning` is probably wrong but may be made
+    outside the repository (a Secret no object here creates); `info` says what was not
+    checked and why."""
 
     rule: str
     message: str
@@ -22,6 +29,10 @@ class Finding:
     kind: str = ""
     namespace: str = ""
     name: str = ""
+    severity: Severity = "error"
+
+    def at(self, severity: Severity) -> Finding:
+        return replace(self, severity=severity)
 
     @property
     def object_ref(self) -> str:
@@ -37,6 +48,7 @@ class Finding:
 @dataclass(frozen=True)
 class Counts:
     files: int = 0  # YAML files read
+    broken: int = 0  # of them, files that do not parse (a finding only where kustomize reads them)
     documents: int = 0  # YAML documents in them
     clusters: int = 0  # trees of Kustomizations rooted at a sync (or an unreferenced one)
     kustomizations: int = 0  # Flux Kustomizations applied to some cluster
@@ -54,10 +66,21 @@ class ValidationResult:
     kubernetes_version: str  # the schema version used, "1.36"
     findings: tuple[Finding, ...] = ()
     counts: Counts = field(default_factory=Counts)
+    strict: bool = False  # warnings count as failures
+    acknowledged: int = 0  # objects .freetier-flux.yaml says are made outside the repository
+
+    def count(self, severity: Severity) -> int:
+        return sum(1 for f in self.findings if f.severity == severity)
+
+    @property
+    def failing(self) -> tuple[Finding, ...]:
+        counted = ("error", "warning") if self.strict else ("error",)
+        return tuple(f for f in self.findings if f.severity in counted)
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.findings else 0
+        """1 when an error (with `strict`, also a warning) was found; info never fails."""
+        return 1 if self.failing else 0
 
 
 @dataclass(frozen=True)
@@ -65,9 +88,32 @@ class Rule:
     id: str
     title: str
     help: str
+    severity: Severity = "error"  # the usual one; a finding may carry another
 
 
 RULES: tuple[Rule, ...] = (
+    Rule(
+        "yaml/invalid",
+        "YAML that does not parse",
+        "A file some Kustomization takes in does not parse as YAML (as go-yaml reads it: "
+        "custom tags and anchors defined twice are fine). Files no Kustomization reads are "
+        "not reported.",
+    ),
+    Rule(
+        "flux/no-root",
+        "No sync root found",
+        "No flux-system Kustomization whose spec.path holds its own file, and no FluxInstance "
+        "spec.sync: the folders whose Kustomizations nothing else applies were checked as "
+        "roots. Name the entry point with --path (repeatable) to check the real tree.",
+        "info",
+    ),
+    Rule(
+        "flux/source-external",
+        "Kustomization built from a source outside this repository",
+        "Its sourceRef names an OCIRepository, another GitRepository or an ExternalArtifact "
+        "whose content this repository does not hold: not built, not checked.",
+        "info",
+    ),
     Rule(
         "flux/removed-api",
         "Flux API version removed or deprecated",
@@ -131,7 +177,8 @@ RULES: tuple[Rule, ...] = (
         "flux/substituteFrom-unknown",
         "postBuild.substituteFrom names a ConfigMap/Secret nothing defines",
         "Mark the reference `optional: true` or define the object in the Kustomization's "
-        "namespace in the same cluster.",
+        "namespace in the same cluster. A Secret is a warning (it is often made outside "
+        "Git: by bootstrap, External Secrets...); acknowledge it in .freetier-flux.yaml.",
     ),
     Rule(
         "flux/decryption-missing",
@@ -155,8 +202,18 @@ RULES: tuple[Rule, ...] = (
 RULE_IDS = frozenset(rule.id for rule in RULES)
 
 
-def finding(obj: K8sObject, rule: str, message: str, path: tuple[str | int, ...] = ()) -> Finding:
-    """A finding about `obj`, at the line of `path` in its source document."""
+RULE_SEVERITY = {rule.id: rule.severity for rule in RULES}
+
+
+def finding(
+    obj: K8sObject,
+    rule: str,
+    message: str,
+    path: tuple[str | int, ...] = (),
+    severity: Severity | None = None,
+) -> Finding:
+    """A finding about `obj`, at the line of `path` in its source document; the rule's
+    usual severity unless `severity` says otherwise."""
     return Finding(
         rule=rule,
         message=message,
@@ -165,6 +222,7 @@ def finding(obj: K8sObject, rule: str, message: str, path: tuple[str | int, ...]
         kind=obj.kind,
         namespace=obj.namespace,
         name=obj.name,
+        severity=severity or RULE_SEVERITY.get(rule, "error"),
     )
 
 

@@ -8,15 +8,23 @@ from typing import Any
 from urllib.parse import quote
 
 from freetier import __version__
-from freetier.flux.validate.model import RULES, Finding, ValidationResult
+from freetier.flux.validate.model import RULES, SEVERITIES, Finding, ValidationResult
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 TOOL_NAME = "freetier flux validate"
 
 
+SARIF_LEVELS = {"error": "error", "warning": "warning", "info": "note"}
+
+
 def summary(result: ValidationResult) -> str:
     c = result.counts
-    verdict = f"{len(result.findings)} finding(s)" if result.findings else "ok"
+    counted = ", ".join(
+        f"{result.count(s)} {s}(s)" for s in ("error", "warning", "info") if result.count(s)
+    )
+    verdict = ("failed" if result.exit_code else "ok") + (f" ({counted})" if counted else "")
+    if result.strict and result.count("warning"):
+        verdict += " (--strict: warnings fail)"
     unapplied = f"{c.unapplied} Kustomization(s) no cluster applies, not checked; "
     return (
         f"flux validate: {verdict}: {c.clusters} cluster(s), {c.kustomizations} "
@@ -30,7 +38,8 @@ def summary(result: ValidationResult) -> str:
 def render_text(result: ValidationResult) -> str:
     """`file:line: kind/ns/name: rule: message`, one per finding, then a summary line."""
     lines = [
-        f"{f.file or '.'}:{f.line or 1}: {f.object_ref}: {f.rule}: {' '.join(f.message.split())}"
+        f"{f.file or '.'}:{f.line or 1}: {f.severity}: {f.object_ref}: {f.rule}: "
+        f"{' '.join(f.message.split())}"
         for f in result.findings
     ]
     lines.append(summary(result))
@@ -42,6 +51,8 @@ def render_json(result: ValidationResult) -> str:
         "root": str(result.root),
         "kubernetes_version": result.kubernetes_version,
         "exit_code": result.exit_code,
+        "strict": result.strict,
+        "severities": {s: result.count(s) for s in SEVERITIES},
         "counts": asdict(result.counts),
         "findings": [asdict(f) for f in result.findings],
     }
@@ -58,7 +69,7 @@ def render_sarif(result: ValidationResult) -> str:
             "shortDescription": {"text": rule.title},
             "fullDescription": {"text": rule.help},
             "help": {"text": rule.help},
-            "defaultConfiguration": {"level": "error"},
+            "defaultConfiguration": {"level": SARIF_LEVELS[rule.severity]},
         }
         for rule in RULES
     ]
@@ -104,7 +115,7 @@ def _result(finding: Finding, rule_index: int) -> dict[str, Any]:
     return {
         "ruleId": finding.rule,
         "ruleIndex": rule_index,
-        "level": "error",
+        "level": SARIF_LEVELS[finding.severity],
         "message": {"text": f"{finding.object_ref}: {finding.message}"},
         "locations": [location],
     }

@@ -1,10 +1,15 @@
 """Secrets in Git: plaintext Secrets, and SOPS files whose age recipients differ from the
-`.sops.yaml` creation rule for their path. Nothing is ever decrypted."""
+`.sops.yaml` creation rule for their path. Nothing is ever decrypted.
+
+Plaintext means a real value: not SOPS ciphertext (also inside a secretGenerator's file, which
+Flux decrypts), not a reference a secrets operator resolves (`op://`, `vault:`, `ref+`,
+`<path:`), not a `${VAR}` placeholder of post-build substitution, not an empty string."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,21 +22,39 @@ from freetier.flux.validate.documents import Document, K8sObject, load_documents
 from freetier.flux.validate.model import Finding, finding
 
 SOPS_CONFIG = ".sops.yaml"
+REFERENCE_PREFIXES = ("op://", "vault:", "ref+", "<path:", "akv://", "bws://")
+SOPS_CIPHERTEXT = "ENC[AES256_GCM,"
 
 
-def _encrypted(value: Any) -> bool:
+def _not_a_secret(text: str) -> bool:
+    """Ciphertext (a SOPS value, or a whole SOPS file a secretGenerator read: YAML, JSON, INI
+    or dotenv), a reference, a placeholder, or nothing."""
+    stripped = text.strip()
+    return (
+        not stripped
+        or stripped.startswith("ENC[")
+        or SOPS_CIPHERTEXT in text
+        or stripped.startswith(REFERENCE_PREFIXES)
+        or "${" in text
+    )
+
+
+def _plain(field: str, value: Any) -> bool:
     if not isinstance(value, str):
+        return value is not None
+    if _not_a_secret(value):
         return False
-    if value.startswith("ENC["):
-        return True
-    try:  # a secretGenerator over a SOPS dotenv file base64-encodes the ENC[...] values
-        return base64.b64decode(value, validate=True).startswith(b"ENC[")
-    except (binascii.Error, ValueError):
-        return False
+    if field == "data":  # base64 of the value
+        try:
+            decoded = base64.b64decode(value, validate=True).decode("utf-8")
+        except (binascii.Error, ValueError):
+            return True
+        return not _not_a_secret(decoded)
+    return True
 
 
 def check_plaintext(secrets: Iterable[K8sObject]) -> Iterator[Finding]:
-    """A Secret with any data/stringData value that is not SOPS ciphertext."""
+    """A Secret with any data/stringData value that is a real value in plaintext."""
     for obj in secrets:
         if obj.group != "" or obj.kind != "Secret":
             continue
@@ -40,7 +63,7 @@ def check_plaintext(secrets: Iterable[K8sObject]) -> Iterator[Finding]:
             for field in ("data", "stringData")
             if isinstance(values := obj.get(field), Mapping)
             for key, value in values.items()
-            if not _encrypted(value) and not str(key).startswith("sops_")
+            if _plain(field, value) and not str(key).startswith("sops_")
         ]
         if plain:
             field, key = plain[0]
@@ -66,12 +89,38 @@ def _recipients(value: Any) -> set[str]:
     return {str(item).strip() for item in items if str(item).strip()}
 
 
-def load_sops_config(root: Path) -> list[CreationRule] | None:
-    """The root .sops.yaml's creation rules; None when there is no such file."""
-    path = root / SOPS_CONFIG
+class SopsConfigs:
+    """The `.sops.yaml` that applies to a file, found as sops finds it: in the file's folder,
+    else the nearest parent folder that has one (also above the validated folder)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._loaded: dict[Path, list[CreationRule] | None] = {}
+
+    def find(self, file: str) -> tuple[str, str, list[CreationRule]] | None:
+        """(how to name the config, the file's path relative to its folder, its rules)."""
+        folder = (self.root / file).parent
+        for candidate in (folder, *folder.parents):
+            rules = self._load(candidate)
+            if rules is not None:
+                shown = os.path.relpath(candidate / SOPS_CONFIG, self.root)
+                rel = os.path.relpath(self.root / file, candidate)
+                return Path(shown).as_posix(), Path(rel).as_posix(), rules
+        return None
+
+    def _load(self, folder: Path) -> list[CreationRule] | None:
+        if folder not in self._loaded:
+            self._loaded[folder] = load_sops_config(folder, self.root)
+        return self._loaded[folder]
+
+
+def load_sops_config(folder: Path, root: Path | None = None) -> list[CreationRule] | None:
+    """The creation rules of `folder`'s .sops.yaml; None when there is no such file."""
+    path = folder / SOPS_CONFIG
     if not path.is_file():
         return None
-    docs = load_documents(read_text(path), SOPS_CONFIG)
+    shown = Path(os.path.relpath(path, root or folder)).as_posix()
+    docs = load_documents(read_text(path), shown)
     body = docs[0].body if docs else {}
     rules = body.get("creation_rules") if isinstance(body, Mapping) else None
     out = []
@@ -84,7 +133,7 @@ def load_sops_config(root: Path) -> list[CreationRule] | None:
         except re.error as exc:
             line = docs[0].line_of("creation_rules", i, "path_regex")
             raise ConfigError(
-                [f"{SOPS_CONFIG}:{line}: creation_rules[{i}].path_regex: invalid regex: {exc}"]
+                [f"{shown}:{line}: creation_rules[{i}].path_regex: invalid regex: {exc}"]
             ) from None
         age = _recipients(rule.get("age"))
         for group in rule.get("key_groups") or []:
@@ -112,9 +161,7 @@ def file_recipients(sops: Mapping[str, Any]) -> set[str]:
     return {r for r in found if r and r != "None"}
 
 
-def check_recipients(
-    documents: Iterable[Document], rules: Sequence[CreationRule] | None
-) -> Iterator[Finding]:
+def check_recipients(documents: Iterable[Document], configs: SopsConfigs) -> Iterator[Finding]:
     done: set[str] = set()
     for doc in documents:
         sops = doc.body.get("sops") if isinstance(doc.body, Mapping) else None
@@ -124,21 +171,22 @@ def check_recipients(
         recipients = file_recipients(sops)
         if not recipients:
             continue  # PGP or KMS only: nothing to compare with age rules
-        message = _recipients_problem(doc.file, recipients, rules)
+        message = _recipients_problem(recipients, configs.find(doc.file))
         if message:
             obj = K8sObject(doc.body, doc.file, doc)
             yield finding(obj, "sops/recipients", message, ("sops", "age"))
 
 
 def _recipients_problem(
-    file: str, recipients: set[str], rules: Sequence[CreationRule] | None
+    recipients: set[str], config: tuple[str, str, list[CreationRule]] | None
 ) -> str:
-    if rules is None:
-        return "SOPS-encrypted, but the repository has no .sops.yaml saying who may decrypt it"
-    rule = rule_for(rules, file)
+    if config is None:
+        return "SOPS-encrypted, but no .sops.yaml here or above says who may decrypt it"
+    shown, rel, rules = config
+    rule = rule_for(rules, rel)
     if rule is None:
-        return "SOPS-encrypted, but no .sops.yaml creation rule matches this path"
-    where = f".sops.yaml creation_rules[{rule.index}]"
+        return f"SOPS-encrypted, but no {shown} creation rule matches this path"
+    where = f"{shown} creation_rules[{rule.index}]"
     extra, missing = sorted(recipients - rule.age), sorted(rule.age - recipients)
     parts = []
     if extra:
