@@ -248,7 +248,8 @@ class Discovery:
     def _bootstrap_roots(self, roots: dict[str, _State]) -> None:
         """Kustomizations synced from this repository whose file lies under their own path."""
         for k in self.kustomizations:
-            if not (self._named_local(k) and self._under_own(k)):
+            explicit = isinstance(k.get("spec", "path"), str)  # bootstrap always writes one
+            if not (explicit and self._named_local(k) and self._under_own(k)):
                 continue
             path = normalize_path(k.get("spec", "path"))
             roots.setdefault(path, _State(path or ".", [])).roots.append(k)

@@ -17,6 +17,7 @@ from pydantic_core import ErrorDetails
 
 from freetier.flux.validate.documents import K8sObject
 from freetier.flux.validate.model import Finding, dotted, finding
+from freetier.flux.validate.substitute import placeholder
 
 SOURCE = "source.toolkit.fluxcd.io"
 KUSTOMIZE = "kustomize.toolkit.fluxcd.io"
@@ -314,7 +315,7 @@ def _problems(obj: K8sObject, errors: list[ErrorDetails]) -> Iterator[Finding]:
     seen: set[tuple[str | int, ...]] = set()
     for err in errors:
         loc = tuple(err["loc"])
-        if loc in seen:
+        if loc in seen or placeholder(err.get("input")):
             continue
         seen.add(loc)
         path = ("spec", *loc)

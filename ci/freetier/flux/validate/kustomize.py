@@ -308,7 +308,7 @@ def built_objects(
             except Exception as exc:  # yaml errors after substitution, as Flux would fail
                 raise SubstitutionError(f"{_name(body)}: {exc}") from None
             body = substituted[0] if substituted and isinstance(substituted[0], dict) else body
-        file, doc = _origin(body, output.wrapper, root, docs_by_file)
+        file, doc = _origin(body, output.wrapper, output.request, root, docs_by_file)
         objects.append(K8sObject(body, file, doc, applied_by=kustomization, cluster=cluster))
     return objects
 
@@ -318,9 +318,24 @@ def _name(body: Mapping[str, Any]) -> str:
     return f"{body.get('kind')}/{meta.get('name')}"
 
 
+def source_file(path: Path, wrapper: Path, request: BuildRequest, root: Path) -> str:
+    """The repository file behind a path in a build's mirror: links resolve to the real file;
+    the kustomization written in the mirror stands for the folder's own one."""
+    resolved = os.path.realpath(path)
+    mirror = Path(os.path.realpath(wrapper))
+    for _ in [p for p in request.path.split("/") if p]:
+        mirror = mirror.parent
+    if resolved.startswith(f"{mirror}{os.sep}"):
+        inner = os.path.relpath(resolved, mirror)
+        source = Path(request.base) if request.base else root
+        resolved = os.path.realpath(source / inner)
+    return Path(os.path.relpath(resolved, root)).as_posix()
+
+
 def _origin(
     body: dict[str, Any],
     wrapper: Path,
+    request: BuildRequest,
     root: Path,
     docs_by_file: Mapping[str, Sequence[Document]],
 ) -> tuple[str, Document | None]:
@@ -336,8 +351,7 @@ def _origin(
     where = origin.get("path") or origin.get("configuredIn")
     if not where:
         return "", None
-    # realpath: files of an artifact folder are links to the repository's files
-    file = Path(os.path.relpath(os.path.realpath(wrapper / where), root)).as_posix()
+    file = source_file(wrapper / where, wrapper, request, root)
     candidates = list(docs_by_file.get(file, ()))
     if "configuredIn" in origin:
         return file, candidates[0] if candidates else None

@@ -20,6 +20,7 @@ from jsonschema import Draft202012Validator
 from freetier.errors import ToolError
 from freetier.flux.validate.documents import K8sObject
 from freetier.flux.validate.model import Finding, dotted, finding
+from freetier.flux.validate.substitute import placeholder
 
 PACKAGE = "kubernetes_validate"
 MAX_ERRORS_PER_OBJECT = 10
@@ -112,7 +113,10 @@ class SchemaStore:
     def _errors(
         self, obj: K8sObject, validator: Draft202012Validator, body: dict[str, Any]
     ) -> Iterator[Finding]:
-        errors = sorted(validator.iter_errors(body), key=lambda e: [str(p) for p in e.path])
+        errors = sorted(
+            (e for e in validator.iter_errors(body) if not placeholder(e.instance)),
+            key=lambda e: [str(p) for p in e.path],
+        )
         for error in errors[:MAX_ERRORS_PER_OBJECT]:
             path = tuple(p if isinstance(p, int) else str(p) for p in error.absolute_path)
             text = " ".join(error.message.split())

@@ -277,6 +277,12 @@ def substitute(
     return "".join(out)
 
 
+def placeholder(value: Any) -> bool:
+    """A variable left as written because its value cannot be known here (it lives in a
+    Secret made outside the repository): no schema can judge the value."""
+    return isinstance(value, str) and "${" in value
+
+
 def has_variables(text: str) -> bool:
     return "${" in text
 
