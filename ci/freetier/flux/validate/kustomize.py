@@ -66,6 +66,7 @@ class BuildOutput:
     wrapper: Path
     stdout: str = ""
     error: str | None = None
+    mirror: Path | None = None  # the mirror of the source the build ran in, if any
 
 
 def request_for(kustomization: K8sObject, path: str, base: str = "") -> BuildRequest:
@@ -157,10 +158,11 @@ def flux_kustomization(
     return body
 
 
-def _mirror(source: Path, target: str, workdir: Path, skip: str | None) -> Path:
+def _mirror(source: Path, target: str, workdir: Path, skip: str | None) -> tuple[Path, Path]:
     """A folder tree in `workdir` that looks like `source` along the path to `target` (real
     folders there, links to everything else), so the kustomization written at the target
-    resolves its relative paths as the real one does. Returns the target's mirror."""
+    resolves its relative paths as the real one does. Returns the target's mirror and the
+    mirror's root."""
     mirror = Path(tempfile.mkdtemp(prefix="build-", dir=workdir))
     here_src, here_dst = source, mirror
     parts = [p for p in target.split("/") if p]
@@ -173,17 +175,40 @@ def _mirror(source: Path, target: str, workdir: Path, skip: str | None) -> Path:
             break
         here_src, here_dst = here_src / parts[depth], here_dst / parts[depth]
         here_dst.mkdir()
-    return here_dst
+    return here_dst, mirror
 
 
-def prepare(request: BuildRequest, root: Path, workdir: Path, ignore: SourceIgnore) -> Path:
-    """Write what Flux would build for `request` into a mirror of the source; its folder.
-    ValueError when the folder's own kustomization does not parse."""
+def _merge_matters(request: BuildRequest) -> bool:
+    """Whether merging into the folder's kustomization differs from building it inside a
+    wrapper: components (the folder's own patches must see their objects), and fields
+    Flux overrides rather than stacks (prefix, suffix, images)."""
+    return bool(
+        request.components or request.name_prefix or request.name_suffix or request.images != "[]"
+    )
+
+
+def _wrapper(request: BuildRequest, target: Path, workdir: Path) -> Path:
+    """A kustomization in `workdir` over the folder, with Flux's namespace and patches: the
+    cheap build when merging changes nothing (no mirror of the source to make)."""
+    wrapper = Path(tempfile.mkdtemp(prefix="build-", dir=workdir))
+    body = flux_kustomization(request, None, [os.path.relpath(target, wrapper)])
+    (wrapper / "kustomization.yaml").write_text(json.dumps(body), encoding="utf-8")
+    return wrapper
+
+
+def prepare(
+    request: BuildRequest, root: Path, workdir: Path, ignore: SourceIgnore
+) -> tuple[Path, Path | None]:
+    """Write what Flux would build for `request` (into a mirror of the source when merging
+    matters); the folder to build and the mirror's root. ValueError when the folder's own
+    kustomization does not parse."""
     source = Path(request.base) if request.base else root
     if request.base:  # an artifact assembled from the repository's files: no .sourceignore
         ignore = SourceIgnore()
     target = source / request.path
     kfile = next((n for n in KUSTOMIZATION_FILES if (target / n).is_file()), None)
+    if kfile is not None and not _merge_matters(request):
+        return _wrapper(request, target, workdir), None
     existing: Mapping[str, Any] | None = None
     listed: list[str] = []
     if kfile is not None:
@@ -193,12 +218,12 @@ def prepare(request: BuildRequest, root: Path, workdir: Path, ignore: SourceIgno
         existing = docs[0]
     else:
         listed = [os.path.relpath(p, target) for p in generated_resources(target, source, ignore)]
-    folder = _mirror(source, request.path, workdir, kfile)
+    folder, mirror = _mirror(source, request.path, workdir, kfile)
     body = flux_kustomization(request, existing, listed)
     if request.ignore_missing_components:
         body["components"] = [c for c in body.get("components") or [] if (target / c).exists()]
     (folder / (kfile or "kustomization.yaml")).write_text(json.dumps(body), encoding="utf-8")
-    return folder
+    return folder, mirror
 
 
 def build(
@@ -206,7 +231,7 @@ def build(
 ) -> BuildOutput:
     """Run one build; a kustomize failure is an output with `error`, a missing kubectl raises."""
     try:
-        wrapper = prepare(request, root, workdir, ignore)
+        wrapper, mirror = prepare(request, root, workdir, ignore)
     except OSError as exc:
         return BuildOutput(request, workdir, error=f"cannot prepare the build: {exc.strerror}")
     except (ConfigError, ValueError, yaml.YAMLError) as exc:
@@ -220,24 +245,26 @@ def build(
             raise
         return BuildOutput(request, wrapper, error=str(exc).splitlines()[0])
     if done.returncode != 0:
-        error = clean_error(done.stderr, root, wrapper, request)
-        return BuildOutput(request, wrapper, error=error)
-    return BuildOutput(request, wrapper, stdout=done.stdout)
+        error = clean_error(done.stderr, root, wrapper, mirror, request)
+        return BuildOutput(request, wrapper, error=error, mirror=mirror)
+    return BuildOutput(request, wrapper, stdout=done.stdout, mirror=mirror)
 
 
 _KLOG_ERR = re.compile(r'err="(.*)"\s*$', re.DOTALL)
 
 
-def clean_error(stderr: str, root: Path, wrapper: Path, request: BuildRequest) -> str:
+def clean_error(
+    stderr: str, root: Path, wrapper: Path, mirror: Path | None, request: BuildRequest
+) -> str:
     """kubectl's klog line down to kustomize's message, with source-relative paths (the
     mirror's paths are the source's)."""
     text = stderr.strip()
     if match := _KLOG_ERR.search(text):
         text = match.group(1).replace('\\"', '"')
-    mirror = str(wrapper)[: len(str(wrapper)) - len(request.path)].rstrip("/")
-    for prefix in (mirror, request.base, str(root)):
+    text = text.replace(os.path.relpath(root, wrapper) + "/", "")
+    for prefix in (str(mirror or ""), request.base, str(root), str(wrapper)):
         if prefix:
-            text = text.replace(prefix + "/", "").replace(prefix, ".")
+            text = text.replace(prefix + "/", "").replace(prefix, "(build)")
     text = " ".join(text.split())
     return text if len(text) <= MAX_ERROR else text[: MAX_ERROR - 3] + "..."
 
@@ -308,7 +335,7 @@ def built_objects(
             except Exception as exc:  # yaml errors after substitution, as Flux would fail
                 raise SubstitutionError(f"{_name(body)}: {exc}") from None
             body = substituted[0] if substituted and isinstance(substituted[0], dict) else body
-        file, doc = _origin(body, output.wrapper, output.request, root, docs_by_file)
+        file, doc = _origin(body, output, root, docs_by_file)
         objects.append(K8sObject(body, file, doc, applied_by=kustomization, cluster=cluster))
     return objects
 
@@ -318,24 +345,21 @@ def _name(body: Mapping[str, Any]) -> str:
     return f"{body.get('kind')}/{meta.get('name')}"
 
 
-def source_file(path: Path, wrapper: Path, request: BuildRequest, root: Path) -> str:
-    """The repository file behind a path in a build's mirror: links resolve to the real file;
-    the kustomization written in the mirror stands for the folder's own one."""
+def source_file(path: Path, output: BuildOutput, root: Path) -> str:
+    """The repository file behind a path of a build: links (a mirror, an artifact) resolve to
+    the real file; the kustomization written in a mirror stands for the folder's own one."""
     resolved = os.path.realpath(path)
-    mirror = Path(os.path.realpath(wrapper))
-    for _ in [p for p in request.path.split("/") if p]:
-        mirror = mirror.parent
-    if resolved.startswith(f"{mirror}{os.sep}"):
+    mirror = os.path.realpath(output.mirror) if output.mirror is not None else None
+    if mirror is not None and resolved.startswith(mirror + os.sep):
         inner = os.path.relpath(resolved, mirror)
-        source = Path(request.base) if request.base else root
+        source = Path(output.request.base) if output.request.base else root
         resolved = os.path.realpath(source / inner)
     return Path(os.path.relpath(resolved, root)).as_posix()
 
 
 def _origin(
     body: dict[str, Any],
-    wrapper: Path,
-    request: BuildRequest,
+    output: BuildOutput,
     root: Path,
     docs_by_file: Mapping[str, Sequence[Document]],
 ) -> tuple[str, Document | None]:
@@ -351,7 +375,7 @@ def _origin(
     where = origin.get("path") or origin.get("configuredIn")
     if not where:
         return "", None
-    file = source_file(wrapper / where, wrapper, request, root)
+    file = source_file(output.wrapper / where, output, root)
     candidates = list(docs_by_file.get(file, ()))
     if "configuredIn" in origin:
         return file, candidates[0] if candidates else None
