@@ -61,7 +61,8 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
     add_format(
         validate,
         FORMATS,
-        help="text (file:line: object: rule: message), json, or sarif (GitHub code scanning)",
+        help="text (file:line: severity: object: rule: message), json, or sarif (GitHub code "
+        "scanning)",
     )
     validate.add_argument(
         "--path",
