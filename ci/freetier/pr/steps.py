@@ -171,9 +171,11 @@ def check_flux_validate_step(stack: Stack, root: Path, kubectl_ok: bool) -> Step
         result = validate_repo(root, extra_checks=[consistency_check(stack)])
     except FreetierError as exc:
         return StepResult("flux-validate", title, "failed", str(exc).splitlines()[0])
-    if not result.findings:
+    if not result.exit_code:  # info and warnings (made outside Git?) do not block a merge
         return StepResult("flux-validate", title, "ok", summary(result))
+    failing = result.failing
     lines = tuple(
-        f"{f.file}:{f.line or 0}: {f.object_ref}: {f.rule}: {f.message}" for f in result.findings
+        f"{f.file}:{f.line or 0}: {f.severity}: {f.object_ref}: {f.rule}: {f.message}"
+        for f in failing
     )
-    return StepResult("flux-validate", title, "failed", f"{len(result.findings)} finding(s)", lines)
+    return StepResult("flux-validate", title, "failed", f"{len(failing)} error(s)", lines)
