@@ -15,7 +15,7 @@ from tests.conftest import SHIPPED_STACK
 def test_config_prints_one_node_as_a_yaml_stream(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["talos", "config", "--node", "node-2", "--stack", str(SHIPPED_STACK)]) == 0
     documents = list(yaml.safe_load_all(capsys.readouterr().out))
-    assert len(documents) == 10
+    assert len(documents) == 11
     assert documents[2] == {
         "apiVersion": "v1alpha1",
         "kind": "HostnameConfig",
@@ -27,6 +27,7 @@ def test_config_prints_one_node_as_a_yaml_stream(capsys: pytest.CaptureFixture[s
         "kubelet-ingress",
         "cilium-vxlan",
         "cilium-health",
+        "nodeport-ingress",  # the ingress load balancer reaches the Gateway's Service there
     ]
 
 
@@ -34,7 +35,7 @@ def test_config_json_keys_every_node(capsys: pytest.CaptureFixture[str]) -> None
     assert main(["talos", "config", "--format", "json", "--stack", str(SHIPPED_STACK)]) == 0
     body = json.loads(capsys.readouterr().out)
     assert list(body) == ["node-1", "node-2"]
-    assert [len(body["node-1"]), len(body["node-2"])] == [13, 10]
+    assert [len(body["node-1"]), len(body["node-2"])] == [14, 11]
     assert body["node-1"][4]["environment"][0] == "TS_AUTHKEY=${tailscale_authkey}"
 
 

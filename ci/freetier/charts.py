@@ -37,7 +37,7 @@ class GitManifests:
     url: str
     tag: str
     path: str
-    image: str
+    image: str | None = None  # the one image the manifests run, pinned to `tag` by Flux
 
     def release_asset(self, name: str) -> str:
         return f"{self.url}/releases/download/{self.tag}/{name}"
@@ -76,6 +76,18 @@ OCI_CCM = GitManifests(
     tag="v1.33.2",
     path="./manifests/cloud-controller-manager",
     image="ghcr.io/oracle/cloud-provider-oci",
+)
+
+# The Gateway API CRDs Cilium's Gateway controller needs before its operator starts. Cilium
+# 1.20 implements Gateway API v1.6.1 (the Cilium 1.20.0 release notes: "Cilium moves from
+# Gateway API v1.4 to v1.6.1"). Talos applies the release's standard-install.yaml at bootstrap
+# (cluster.extraManifests); Flux keeps the same CRDs from the tagged folder afterwards.
+GATEWAY_API = GitManifests(
+    repository="gateway-api",
+    url="https://github.com/kubernetes-sigs/gateway-api",
+    # renovate: datasource=github-tags depName=kubernetes-sigs/gateway-api
+    tag="v1.6.1",
+    path="./config/crd/standard",
 )
 
 PINNED_CHARTS: tuple[PinnedChart, ...] = (CERT_MANAGER, TAILSCALE_OPERATOR, GRAFANA_ALLOY)

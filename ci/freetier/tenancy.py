@@ -18,6 +18,7 @@ from typing import Any
 import oci
 
 from freetier.guard.resources import Resource
+from freetier.ingress import tagged_name
 from freetier.oci_clients import (
     DEFAULT_RETRY,
     RetryPolicy,
@@ -212,13 +213,16 @@ def load_balancer_resource(lb: Any) -> Resource | None:
             }
         ]
     )
+    # The CCM names a load balancer after its Service's UID; ours carries the name the stack
+    # gives it in a freeform tag (freetier.ingress), so the guard counts it once.
+    name = tagged_name(getattr(lb, "freeform_tags", None)) or lb.display_name
     values = {
         "shape": lb.shape_name,
         "shape_details": shape_details,
-        "display_name": lb.display_name,
+        "display_name": name,
         "state": lb.lifecycle_state,
     }
-    return _live("oci_load_balancer_load_balancer", lb.display_name, lb.id, values)
+    return _live("oci_load_balancer_load_balancer", name, lb.id, values)
 
 
 def network_load_balancer_resource(nlb: Any) -> Resource | None:

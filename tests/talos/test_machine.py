@@ -70,6 +70,11 @@ def test_controlplane_patches_written_out(shipped: Stack) -> None:
                 "serviceSubnets": ["10.96.0.0/12"],
             },
             "proxy": {"disabled": True},
+            # The Gateway API CRDs Cilium's operator looks for when it starts.
+            "extraManifests": [
+                "https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.6.1/"
+                "standard-install.yaml"
+            ],
             "externalCloudProvider": {
                 "enabled": True,
                 "manifests": [
@@ -136,6 +141,7 @@ def test_controlplane_firewall_for_the_shipped_stack(shipped: Stack) -> None:
         _rule("kubelet-ingress", 10250, "tcp", VCN),
         _rule("cilium-vxlan", 8472, "udp", VCN),
         _rule("cilium-health", 4240, "tcp", VCN),
+        _rule("nodeport-ingress", "30000-32767", "tcp", VCN),
     ]
 
 
@@ -149,7 +155,17 @@ def test_worker_firewall_opens_no_control_plane_port(shipped: Stack) -> None:
         _rule("kubelet-ingress", 10250, "tcp", VCN),
         _rule("cilium-vxlan", 8472, "udp", VCN),
         _rule("cilium-health", 4240, "tcp", VCN),
+        _rule("nodeport-ingress", "30000-32767", "tcp", VCN),
     ]
+
+
+def test_no_node_ports_and_no_gateway_crds_without_ingress(shipped: Stack) -> None:
+    stack = shipped.model_copy(
+        update={"ingress": shipped.ingress.model_copy(update={"enabled": False})}
+    )
+    patches = node_patches(stack, "node-2")
+    assert "extraManifests" not in patches[0]["cluster"]
+    assert "nodeport-ingress" not in [p.get("name") for p in patches]
 
 
 def test_kube_proxy_stays_when_the_stack_keeps_it(shipped: Stack) -> None:

@@ -11,18 +11,31 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import hcl2
 import pytest
+import yaml
 
 from freetier.talos.machine import TAILSCALE_AUTHKEY_PLACEHOLDER
-from tests.tofu.test_oci_layer import assert_formatted, checkov_command, run, tool_env
+from tests.tofu.test_oci_layer import (
+    assert_formatted,
+    checkov_command,
+    run,
+    tofu_binary,
+    tool_env,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 LAYER = ROOT / "tofu" / "talos"
 SCHEMA = json.loads((Path(__file__).parent / "fixtures" / "talos-provider-schema.json").read_text())
+# The helm provider's documented schema of `helm_template` at v3.1.2 (the fixture names its
+# source): the data source that renders Cilium into the control planes' inline manifest.
+HELM_SCHEMA = json.loads(
+    (Path(__file__).parent / "fixtures" / "helm-provider-schema.json").read_text()
+)
 META = {"for_each", "count", "depends_on", "lifecycle", "provider"}
 
 
@@ -47,7 +60,8 @@ def arguments(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def schema_problems(kind: str, rtype: str, name: str, body: dict[str, Any]) -> list[str]:
-    documented = SCHEMA[kind].get(rtype)
+    schema = HELM_SCHEMA if rtype.startswith("helm_") else SCHEMA
+    documented = schema[kind].get(rtype)
     if documented is None:
         return [f"{kind} {rtype}: not in the provider's documented schema"]
     top = documented[""]
@@ -109,6 +123,7 @@ def test_every_block_and_argument_is_in_the_documented_schema(hcl) -> None:
         "resource talos_machine_bootstrap",
         "resource talos_cluster_kubeconfig",
         "data talos_client_configuration",
+        "data helm_template",
     }
     problems = [
         p for kind, rtype, name, body in used for p in schema_problems(kind, rtype, name, body)
@@ -237,3 +252,127 @@ def test_no_secret_material_in_the_layer() -> None:
     text = "".join(p.read_text() for p in LAYER.glob("*"))
     assert not re.search(r"tskey-[a-z]+-\w{6,}", text)
     assert "BEGIN" not in text
+
+
+# --- 4. Cilium at bootstrap: the chart rendered into the control planes' inline manifest ------
+
+
+def _main_tf_expression(name: str) -> str:
+    """The raw HCL of `name = ...` in main.tf's locals, up to its closing bracket."""
+    text = (LAYER / "main.tf").read_text()
+    start = text.index(f"  {name} = ") + len(f"  {name} = ")
+    depth = 0
+    for end, char in enumerate(text[start:], start):
+        if char in "({[":
+            depth += 1
+        elif char in ")}]":
+            depth -= 1
+            if depth == 0:
+                return text[start : end + 1]
+    raise AssertionError(f"main.tf: {name}: no closing bracket")
+
+
+def _console(tmp_path: Path, expression: str, variables: dict[str, Any]) -> Any:
+    """Evaluate one expression with the real terraform (no provider needed), as JSON."""
+    folder = tmp_path / "console"
+    folder.mkdir(exist_ok=True)
+    declared = "".join(f'variable "{name}" {{}}\n' for name in variables)
+    # In a `locals` block, so an expression may span lines as in main.tf.
+    (folder / "main.tf").write_text(
+        f"{declared}locals {{\n  expression = {expression}\n}}\n", encoding="utf-8"
+    )
+    (folder / "terraform.tfvars.json").write_text(json.dumps(variables), encoding="utf-8")
+    env = tool_env(tmp_path / "home")
+    result = subprocess.run(
+        [tofu_binary(), "console"],
+        input="jsonencode(local.expression)\n",
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(json.loads(result.stdout))
+
+
+def test_helm_template_renders_exactly_the_cilium_input(hcl) -> None:
+    (body,) = [b for t, n, b in blocks(hcl, "data") if t == "helm_template"]
+    assert {k: v for k, v in arguments(body).items() if k != "lifecycle"} == {
+        "name": ["${var.cilium.release}"],
+        "namespace": ["${var.cilium.namespace}"],
+        "repository": ["${var.cilium.repository}"],
+        "chart": ["${var.cilium.chart}"],
+        "version": ["${var.cilium.version}"],
+        "values": [["${var.cilium.values}"]],
+        "kube_version": ["${var.kubernetes_version}"],
+        "api_versions": ["${var.cilium.api_versions}"],
+        # Helm's DisableHooks (helm/data_helm_template.go at v3.1.2: hooks are appended to
+        # `manifest` only when it is false), and no test pods.
+        "disable_webhooks": [True],
+        "skip_tests": [True],
+        "include_crds": [False],
+    }
+    assert HELM_SCHEMA["data"]["helm_template"][""]["disable_webhooks"]["kind"] == "optional"
+    variables = {k: v for d in hcl["variables.tf"]["variable"] for k, v in d.items()}
+    declared = variables["cilium"]["type"][0]
+    # The variable's attributes are exactly what freetier derives (tofu/vars.py's contract).
+    from freetier.stack import load_stack
+    from freetier.talos.cilium import cilium_bootstrap
+    from tests.conftest import SHIPPED_STACK
+
+    attributes = set(re.findall(r"'(\w+)': '\$\{(?:string|list\(string\))\}'", declared))
+    assert attributes == set(cilium_bootstrap(load_stack(SHIPPED_STACK)))
+    assert attributes == {
+        "release", "namespace", "repository", "chart", "version", "values", "api_versions"
+    }  # fmt: skip
+
+
+def test_the_inline_manifest_goes_to_control_planes_only(hcl) -> None:
+    (locals_,) = hcl["main.tf"]["locals"]
+    roles = locals_["role_patches"][0]
+    assert "role == \"controlplane\" ? ['${local.cilium_patch}'] : []" in roles
+
+
+def test_the_inline_manifest_patch_fits_the_talos_schema(tmp_path: Path) -> None:
+    """The patch main.tf builds, evaluated by terraform with a stand-in manifest, is a Talos
+    1.13 `cluster.inlineManifests` entry holding the rendered chart."""
+    from tests.talos.test_machine import _errors
+
+    expression = _main_tf_expression("cilium_patch").replace(
+        "data.helm_template.cilium.manifest", "var.manifest"
+    )
+    manifest = "---\n# Source: cilium/templates/cilium-agent/daemonset.yaml\nkind: DaemonSet\n"
+    cilium = {"release": "cilium"}
+    patch = yaml.safe_load(_console(tmp_path, expression, {"manifest": manifest, "cilium": cilium}))
+    assert patch == {"cluster": {"inlineManifests": [{"name": "cilium", "contents": manifest}]}}
+    assert _errors(patch) == []
+
+
+@pytest.mark.parametrize(
+    ("manifest", "refused"),
+    [
+        ("---\nkind: DaemonSet\nmetadata:\n  name: cilium\n", False),
+        ("---\nkind: Job\nmetadata:\n  name: cilium-certgen\n", True),
+        ("---\nkind: CronJob\n", True),
+        ('---\nkind: Deployment\nspec:\n  note: "kind: Job"\n', False),
+    ],
+    ids=["daemonset", "job", "cronjob", "job-in-a-value"],
+)
+def test_the_postcondition_refuses_a_job(tmp_path: Path, hcl, manifest: str, refused: bool) -> None:
+    (body,) = [b for t, n, b in blocks(hcl, "data") if t == "helm_template"]
+    (condition,) = body["lifecycle"][0]["postcondition"][0]["condition"]
+    expression = condition.removeprefix("${").removesuffix("}").replace("self.manifest", "var.m")
+    assert _console(tmp_path, expression, {"m": manifest}) is (not refused)
+
+
+def test_the_bootstrap_values_are_deterministic_and_free_of_jobs() -> None:
+    """What makes the rendering repeatable: no Hubble (its helm-generated certificates change on
+    every render, cilium/cilium#36012; its cronJob method is a Job)."""
+    from freetier.stack import load_stack
+    from freetier.talos.cilium import cilium_bootstrap
+    from tests.conftest import SHIPPED_STACK
+
+    values = yaml.safe_load(cilium_bootstrap(load_stack(SHIPPED_STACK))["values"])
+    assert values["hubble"] == {"enabled": False}

@@ -9,6 +9,11 @@
 # So `freetier apply --layer talos` and `freetier deploy` wait themselves until
 # the Kubernetes API answers on every control plane (/readyz with its etcd check,
 # /version, nodes listed), and name the node and the step on timeout.
+#
+# With `cni: none` Talos waits for a CNI and reboots a node that has none after about
+# ten minutes, so Cilium comes with the control planes' configuration, as an inline
+# manifest rendered here from var.cilium: the chart, version, release name, namespace
+# and values of the Flux HelmRelease that adopts the release (README.md, "Cilium").
 
 locals {
   # Put the Tailscale auth key where the patches refer to it. The result derives
@@ -19,13 +24,50 @@ locals {
       for patch in node.config_patches : replace(patch, local.auth_key_ref, var.tailscale_authkey)
     ]
   }
+  # Inline manifests are applied from control planes only, and must be identical on all
+  # of them: one patch, made once, for the controlplane role.
+  cilium_patch = yamlencode({
+    cluster = {
+      inlineManifests = [{
+        name     = var.cilium.release
+        contents = data.helm_template.cilium.manifest
+      }]
+    }
+  })
   role_patches = {
-    for role, patches in var.role_patches : role => [
-      for patch in patches : replace(patch, local.auth_key_ref, var.tailscale_authkey)
-    ]
+    for role, patches in var.role_patches : role => concat(
+      [for patch in patches : replace(patch, local.auth_key_ref, var.tailscale_authkey)],
+      role == "controlplane" ? [local.cilium_patch] : [],
+    )
   }
   roles         = toset([for node in var.nodes : node.role])
   control_plane = sort([for name, node in var.nodes : node.private_ip if node.role == "controlplane"])
+}
+
+# Cilium's chart rendered client-side, as `helm template` would. Talos only ever creates
+# what an inline manifest holds and re-applies it on `upgrade-k8s`, so it must hold no
+# hook (Helm would run it once; Talos would apply it as a plain object) and no Job
+# (siderolabs/talos#11603): hooks are left out (`disable_webhooks` is the provider's
+# name for Helm's DisableHooks), and the postcondition refuses a Job anyway.
+data "helm_template" "cilium" {
+  name             = var.cilium.release
+  namespace        = var.cilium.namespace
+  repository       = var.cilium.repository
+  chart            = var.cilium.chart
+  version          = var.cilium.version
+  values           = [var.cilium.values]
+  kube_version     = var.kubernetes_version
+  api_versions     = var.cilium.api_versions
+  disable_webhooks = true
+  skip_tests       = true
+  include_crds     = false
+
+  lifecycle {
+    postcondition {
+      condition     = length(regexall("(?m)^kind:\\s*(Job|CronJob)\\s*$", self.manifest)) == 0
+      error_message = "The rendered Cilium chart holds a Job or CronJob; Talos inline manifests must not (siderolabs/talos#11603): change the Cilium values."
+    }
+  }
 }
 
 resource "talos_machine_secrets" "this" {

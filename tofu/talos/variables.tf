@@ -56,6 +56,28 @@ variable "role_patches" {
   default     = {}
 }
 
+variable "cilium" {
+  description = "The Cilium release the control planes get as an inline manifest: chart, version, release name, namespace and values (YAML), exactly those of the Flux HelmRelease that adopts it (freetier.talos.cilium_bootstrap)."
+  type = object({
+    release      = string
+    namespace    = string
+    repository   = string
+    chart        = string
+    version      = string
+    values       = string
+    api_versions = list(string)
+  })
+
+  validation {
+    condition     = can(regex("^[0-9]+\\.[0-9]+\\.[0-9]+$", var.cilium.version))
+    error_message = "cilium.version must be an exact chart version such as 1.20.2: the HelmRelease that adopts the release pins the same one."
+  }
+  validation {
+    condition     = startswith(var.cilium.repository, "https://")
+    error_message = "cilium.repository must be an https:// Helm repository."
+  }
+}
+
 variable "nodes" {
   description = "Talos nodes by name: role, addresses (from the oci layer's outputs) and the node's own config patches (YAML documents)."
   type = map(object({

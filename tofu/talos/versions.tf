@@ -10,9 +10,20 @@ terraform {
       # tests/tofu/test_talos_layer.py.
       version = "~> 0.11.0"
     }
+    helm = {
+      source = "hashicorp/helm"
+      # v3.1.2 (2026-05-21), the newest release: `helm_template` renders Cilium's chart into
+      # the control planes' inline manifest without a helm binary. Schema checked against
+      # docs/ at tag v3.1.2 by tests/tofu/test_talos_layer.py.
+      version = "~> 3.1.2"
+    }
   }
 }
 
 # The provider has no settings: every resource gets the client configuration from
 # talos_machine_secrets, and reaches the nodes at their private addresses (README.md).
 provider "talos" {}
+
+# Only `helm_template` is used, which renders client-side (its `validate` left false): no
+# cluster to configure.
+provider "helm" {}

@@ -156,13 +156,19 @@ def _report_check(root: Path, stack: Stack, plan: RenderPlan, generated: dict[st
 
 def cmd_flux_validate(args: argparse.Namespace) -> int:
     from freetier.flux.consistency import consistency_check
+    from freetier.flux.render import talos_bootstrap
     from freetier.flux.validate.render import RENDERERS
     from freetier.flux.validate.run import validate_repo
     from freetier.stack import load_stack
 
     # In a freetier repository the cross-layer checks (Talos <-> Cilium HelmRelease) run too.
     stack_file = args.path / "stack.yaml"
-    extra = [consistency_check(load_stack(stack_file))] if stack_file.is_file() else []
+    # The Cilium that Talos bootstraps is read from tofu/talos's tfvars when they exist.
+    extra = (
+        [consistency_check(load_stack(stack_file), talos_bootstrap(args.path))]
+        if stack_file.is_file()
+        else []
+    )
     result = validate_repo(
         args.path,
         kubernetes_version=args.kubernetes_version,

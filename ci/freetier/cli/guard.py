@@ -60,7 +60,12 @@ def cmd_guard(args: argparse.Namespace) -> int:
         from freetier.tenancy import read_tenancy
 
         live = read_tenancy(stack, os.environ, Path.home())
-    result = run_guard(stack, plans, live=live, profile_name=args.profile)
+    from freetier.flux.render import tree_load_balancers
+
+    # The load balancers the Flux tree beside stack.yaml asks for (the ingress Gateway's, and
+    # any LoadBalancer Service in it) replace the one derived from the stack.
+    cluster = tree_load_balancers(Path(args.stack).parent)
+    result = run_guard(stack, plans, live=live, cluster=cluster, profile_name=args.profile)
     render = {
         "text": render_guard_text,
         "json": render_guard_json,

@@ -4,10 +4,19 @@ Every check takes the stack, plain parsed YAML documents with the file each came
 (`[(path, dict), ...]`: the rendered tree, the files on disk, or a kustomize build) and
 optionally the Talos cluster patch as `(label, dict)` (default: the one `freetier.talos`
 derives from the stack). It returns findings naming file, object and rule; [] = consistent.
+
+`check_cilium_bootstrap` compares two artifacts made independently of each other: the
+HelmRelease as read back from the tree's YAML, and the talos layer's `cilium` input as read
+back from its tfvars JSON (the file `freetier tofu vars --layer talos` wrote, or the same text
+derived now), whose values are a YAML string of their own. Any drift between the release
+Talos installs and the one Flux adopts (chart, version, repository, release name, namespace,
+a value) is a finding: an adoption that is not a no-op restarts every Cilium agent, and an
+inline manifest older than the HelmRelease downgrades Cilium on `upgrade-k8s`.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -22,6 +31,7 @@ from freetier.talos.cilium import (
     CILIUM_RELEASE,
     KUBEPRISM_HOST,
     KUBEPRISM_PORT,
+    cilium_bootstrap,
     cilium_chart_version,
     cilium_values,
     talos_cluster_patch,
@@ -31,6 +41,14 @@ Document = tuple[str, Mapping[str, Any]]
 TalosPatch = tuple[str, Mapping[str, Any]]
 DERIVED_TALOS_PATCH = "talos cluster patch (derived from stack.yaml)"
 TALOS_KIND = "TalosConfigPatch"
+BOOTSTRAP_KIND = "TalosInlineManifest"
+DERIVED_BOOTSTRAP = "tofu/talos cilium input (derived from stack.yaml)"
+# The talos layer's variable that holds the bootstrap release (tofu/talos/variables.tf).
+BOOTSTRAP_VARIABLE = "cilium"
+# Where `freetier tofu vars --layer talos` writes the layer's inputs (repository-relative).
+TALOS_TFVARS = "tofu/talos/stack.auto.tfvars.json"
+# The bootstrap input as `(label, the layer's cilium variable)`.
+Bootstrap = tuple[str, Mapping[str, Any]]
 
 
 Check = Callable[[Stack, Sequence[Document], "TalosPatch | None"], list[Finding]]
@@ -55,10 +73,101 @@ def parse_documents(files: Mapping[str, str]) -> list[Document]:
 
 
 def check_consistency(
-    stack: Stack, documents: Sequence[Document], talos_patch: TalosPatch | None = None
+    stack: Stack,
+    documents: Sequence[Document],
+    talos_patch: TalosPatch | None = None,
+    bootstrap: Bootstrap | None = None,
 ) -> list[Finding]:
-    """Every check below, all findings together."""
-    return [f for check in CHECKS for f in check(stack, documents, talos_patch)]
+    """Every check below, all findings together; `bootstrap` defaults to the talos layer's
+    input derived from the stack (`derived_bootstrap`)."""
+    findings = [f for check in CHECKS for f in check(stack, documents, talos_patch)]
+    return findings + check_cilium_bootstrap(documents, bootstrap or derived_bootstrap(stack))
+
+
+def derived_bootstrap(stack: Stack) -> Bootstrap:
+    """The talos layer's `cilium` input as its tfvars file carries it (JSON, read back)."""
+    text = json.dumps({BOOTSTRAP_VARIABLE: cilium_bootstrap(stack)}, sort_keys=True)
+    return bootstrap_from_tfvars(text, DERIVED_BOOTSTRAP)
+
+
+def bootstrap_from_tfvars(text: str, label: str) -> Bootstrap:
+    """The `cilium` variable of a talos tfvars file's text; ConfigError naming `label` when
+    the text is not JSON or holds no such object."""
+    try:
+        tfvars = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        raise ConfigError([f"{label}: not valid JSON"]) from None
+    value = tfvars.get(BOOTSTRAP_VARIABLE) if isinstance(tfvars, dict) else None
+    if not isinstance(value, dict):
+        raise ConfigError(
+            [f"{label}: {BOOTSTRAP_VARIABLE}: missing; run `freetier tofu vars --layer talos`"]
+        )
+    return label, value
+
+
+def check_cilium_bootstrap(documents: Sequence[Document], bootstrap: Bootstrap) -> list[Finding]:
+    """The release Talos bootstraps and each cilium HelmRelease of the tree are the same
+    release: chart, repository URL, version, release name, namespace and values."""
+    label, wanted = bootstrap
+    try:
+        values = yaml.safe_load(str(wanted.get("values", "")))
+    except yaml.YAMLError:
+        values = None
+    if not isinstance(values, Mapping):
+        message = "values: not a YAML mapping"
+        return [_bootstrap_finding(label, "consistency/bootstrap-values", message)]
+    findings = []
+    for path, doc in cilium_releases(documents):
+        got = _release_identity(doc, documents)
+        for key, rule in (
+            ("chart", "consistency/bootstrap-chart"),
+            ("repository", "consistency/bootstrap-chart"),
+            ("version", "consistency/bootstrap-version"),
+            ("release", "consistency/bootstrap-release"),
+            ("namespace", "consistency/bootstrap-release"),
+        ):
+            if str(got[key]) != str(wanted.get(key)):
+                message = f"{key} {got[key]!r}, but Talos bootstraps {wanted.get(key)!r} ({label})"
+                findings.append(_release_finding(path, doc, rule, message))
+        if _get(doc, "spec", "valuesFrom"):
+            message = "valuesFrom: Talos bootstraps inline values only; Flux would differ"
+            findings.append(_release_finding(path, doc, "consistency/bootstrap-values", message))
+        release_values = _get(doc, "spec", "values")
+        differing = _differing_keys(
+            values, release_values if isinstance(release_values, Mapping) else {}
+        )
+        if differing:
+            message = f"values differ from what Talos bootstraps ({label}) at: " + ", ".join(
+                differing
+            )
+            findings.append(_release_finding(path, doc, "consistency/bootstrap-values", message))
+    return findings
+
+
+def _release_identity(doc: Mapping[str, Any], documents: Sequence[Document]) -> dict[str, Any]:
+    """What Helm installs for a HelmRelease: chart, repository URL, version, release, ns."""
+    namespace = _get(doc, "metadata", "namespace")
+    ref = _get(doc, "spec", "chart", "spec", "sourceRef") or {}
+    ref_ns = ref.get("namespace", namespace) if isinstance(ref, Mapping) else None
+    urls = [
+        _get(d, "spec", "url")
+        for _, d in documents
+        if isinstance(ref, Mapping)
+        and d.get("kind") == ref.get("kind") == "HelmRepository"
+        and _get(d, "metadata", "name") == ref.get("name")
+        and _get(d, "metadata", "namespace") == ref_ns
+    ]
+    return {
+        "chart": _get(doc, "spec", "chart", "spec", "chart"),
+        "repository": urls[0] if urls else None,
+        "version": _get(doc, "spec", "chart", "spec", "version"),
+        "release": _get(doc, "spec", "releaseName") or _get(doc, "metadata", "name"),
+        "namespace": _get(doc, "spec", "targetNamespace") or namespace,
+    }
+
+
+def _bootstrap_finding(label: str, rule: str, message: str) -> Finding:
+    return Finding(rule, message, label, kind=BOOTSTRAP_KIND, name=CILIUM_RELEASE)
 
 
 def check_cilium_version(
@@ -251,11 +360,15 @@ def _differing_keys(want: Any, got: Any, prefix: str = "") -> list[str]:
     return [] if want == got else [prefix.rstrip(".") or "(values)"]
 
 
-def consistency_check(stack: Stack) -> Callable[[RepoIndex], list[Finding]]:
-    """These checks as an extra check of `freetier flux validate` (our own stack only)."""
+def consistency_check(
+    stack: Stack, bootstrap: Bootstrap | None = None
+) -> Callable[[RepoIndex], list[Finding]]:
+    """These checks as an extra check of `freetier flux validate` (our own stack only);
+    `bootstrap`: the talos layer's input as read from its tfvars file, when there is one."""
 
     def check(index: RepoIndex) -> list[Finding]:
-        return check_consistency(stack, [(o.file, o.body) for o in index.raw])
+        documents = [(o.file, o.body) for o in index.raw]
+        return check_consistency(stack, documents, bootstrap=bootstrap)
 
     return check
 

@@ -1,10 +1,18 @@
-"""infrastructure/: controllers/ (Cilium, cert-manager, Tailscale, OCI CCM) and configs/. Pure."""
+"""infrastructure/: controllers/ (Cilium, Gateway API CRDs, cert-manager, Tailscale, OCI CCM) and
+configs/ (issuers, the metadata policy, the Gateway). Pure."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from freetier.charts import CERT_MANAGER, CILIUM, OCI_CCM, TAILSCALE_OPERATOR
+from freetier.charts import (
+    CERT_MANAGER,
+    CILIUM,
+    GATEWAY_API,
+    OCI_CCM,
+    TAILSCALE_OPERATOR,
+    GitManifests,
+)
 from freetier.flux.render_common import (
     FLUX_NAMESPACE,
     PRUNE_DISABLED,
@@ -17,6 +25,14 @@ from freetier.flux.render_common import (
     namespace,
 )
 from freetier.flux.render_yaml import yaml_file
+from freetier.ingress import (
+    GATEWAY_CLASS,
+    GATEWAY_NAME,
+    GATEWAY_NAMESPACE,
+    GATEWAY_TLS_SECRET,
+    ingress_enabled,
+    load_balancer_annotations,
+)
 from freetier.secrets.model import SecretKey, SecretSpec
 from freetier.stack.model import Stack
 from freetier.talos.cilium import (
@@ -32,6 +48,7 @@ CONTROLLERS = "infrastructure/controllers"
 CONFIGS = "infrastructure/configs"
 CERT_MANAGER_NAMESPACE = "cert-manager"
 METADATA_POLICY_FILE = "metadata-egress-policy.yaml"
+GATEWAY_FILE = "gateway.yaml"
 TAILSCALE_NAMESPACE = "tailscale"
 
 TAILSCALE_OAUTH = SecretSpec(
@@ -77,6 +94,8 @@ def infra_secret_specs(stack: Stack) -> tuple[SecretSpec, ...]:
 
 def render_controllers(stack: Stack) -> dict[str, str]:
     parts: dict[str, dict[str, list[Document]]] = {"cilium": _cilium(stack)}
+    if ingress_enabled(stack):
+        parts["gateway-api"] = _git_manifests(GATEWAY_API)
     if stack.apps.cert_manager:
         parts["cert-manager"] = _cert_manager()
     if stack.apps.tailscale_operator:
@@ -100,14 +119,17 @@ def render_controllers(stack: Stack) -> dict[str, str]:
 
 
 def render_configs(stack: Stack) -> dict[str, str]:
-    # The Talos config reaches the nodes in user_data: pods never read the metadata endpoint.
+    # Pods never read the metadata endpoint (but the OCI CCM's, which must).
     files: dict[str, str] = {
-        f"{CONFIGS}/{METADATA_POLICY_FILE}": yaml_file([metadata_egress_policy()])
+        f"{CONFIGS}/{METADATA_POLICY_FILE}": yaml_file([metadata_egress_policy(stack)])
     }
     resources: list[str] = [METADATA_POLICY_FILE]
     if stack.apps.cert_manager:
         files[f"{CONFIGS}/cluster-issuers.yaml"] = yaml_file(_cluster_issuers(stack))
         resources.append("cluster-issuers.yaml")
+    if ingress_enabled(stack):
+        files[f"{CONFIGS}/{GATEWAY_FILE}"] = yaml_file(gateway_documents(stack))
+        resources.append(GATEWAY_FILE)
     files[f"{CONFIGS}/kustomization.yaml"] = yaml_file([kustomization_file(resources)])
     return files
 
@@ -161,25 +183,95 @@ def _tailscale(stack: Stack) -> dict[str, list[Document]]:
 
 
 def _oci_ccm() -> dict[str, list[Document]]:
+    return _git_manifests(OCI_CCM)
+
+
+def _git_manifests(source: GitManifests) -> dict[str, list[Document]]:
+    """A tagged folder of a Git repository, applied by its own Flux Kustomization."""
     repository: Document = {
         "apiVersion": SOURCE_API,
         "kind": "GitRepository",
-        "metadata": {"name": OCI_CCM.repository, "namespace": FLUX_NAMESPACE},
+        "metadata": {"name": source.repository, "namespace": FLUX_NAMESPACE},
         "spec": {
-            "ignore": _only_folder(OCI_CCM.path),
+            "ignore": _only_folder(source.path),
             "interval": "24h",
-            "ref": {"tag": OCI_CCM.tag},
-            "url": OCI_CCM.url,
+            "ref": {"tag": source.tag},
+            "url": source.url,
         },
     }
+    images = [{"name": source.image, "newTag": source.tag}] if source.image else []
     sync = flux_kustomization(
-        OCI_CCM.repository,
-        OCI_CCM.path,
-        source=("GitRepository", OCI_CCM.repository),
+        source.repository,
+        source.path,
+        source=("GitRepository", source.repository),
         timeout="5m",
-        extra={"images": [{"name": OCI_CCM.image, "newTag": OCI_CCM.tag}]},
+        extra={"images": images} if images else None,
     )
     return {"repository.yaml": [repository], "sync.yaml": [sync]}
+
+
+def gateway_documents(stack: Stack) -> list[Document]:
+    """The one public Gateway: Cilium makes its LoadBalancer Service (carrying
+    `spec.infrastructure.annotations`), the OCI CCM the free load balancer of it. HTTP always;
+    HTTPS with a cert-manager certificate when the stack names a hostname."""
+    listeners: list[dict[str, Any]] = [
+        {
+            "allowedRoutes": {"namespaces": {"from": "All"}},
+            "name": "http",
+            "port": 80,
+            "protocol": "HTTP",
+        }
+    ]
+    documents: list[Document] = [namespace(GATEWAY_NAMESPACE)]
+    hostname = stack.ingress.hostname
+    if hostname is not None:
+        listeners.append(
+            {
+                "allowedRoutes": {"namespaces": {"from": "All"}},
+                "hostname": hostname,
+                "name": "https",
+                "port": 443,
+                "protocol": "HTTPS",
+                "tls": {
+                    "certificateRefs": [{"kind": "Secret", "name": GATEWAY_TLS_SECRET}],
+                    "mode": "Terminate",
+                },
+            }
+        )
+        documents.append(
+            {
+                "apiVersion": "cert-manager.io/v1",
+                "kind": "Certificate",
+                "metadata": {"name": GATEWAY_TLS_SECRET, "namespace": GATEWAY_NAMESPACE},
+                "spec": {
+                    "dnsNames": [hostname],
+                    "issuerRef": {
+                        "group": "cert-manager.io",
+                        "kind": "ClusterIssuer",
+                        "name": ca_issuer_name(stack),
+                    },
+                    "privateKey": {"algorithm": "ECDSA", "size": 256},
+                    "secretName": GATEWAY_TLS_SECRET,
+                },
+            }
+        )
+    documents.append(
+        {
+            "apiVersion": "gateway.networking.k8s.io/v1",
+            "kind": "Gateway",
+            "metadata": {"name": GATEWAY_NAME, "namespace": GATEWAY_NAMESPACE},
+            "spec": {
+                "gatewayClassName": GATEWAY_CLASS,
+                "infrastructure": {"annotations": load_balancer_annotations(stack)},
+                "listeners": listeners,
+            },
+        }
+    )
+    return documents
+
+
+def ca_issuer_name(stack: Stack) -> str:
+    return f"{stack.name}-ca"
 
 
 def _only_folder(path: str) -> str:
@@ -226,7 +318,7 @@ def _cluster_issuers(stack: Stack) -> list[Document]:
         {
             "apiVersion": "cert-manager.io/v1",
             "kind": "ClusterIssuer",
-            "metadata": {"name": f"{stack.name}-ca"},
+            "metadata": {"name": ca_issuer_name(stack)},
             "spec": {"ca": {"secretName": ca_secret}},
         },
     ]

@@ -94,12 +94,15 @@ def _classify_all(resources: Sequence[Resource], ctx: Context) -> tuple[Assessme
 def dedupe(resources: Sequence[Resource]) -> list[Resource]:
     """A live resource that the stack or a plan also describes is counted once, from the plan.
 
-    Plans name existing resources by OCID; the stack (no OCIDs) by type and display name. A
+    Plans name existing resources by OCID; the stack and the cluster's tree (no OCIDs) by type
+    and display name (a load balancer the OCI CCM made, by its freeform tag). A
     live boot volume of such an instance goes too: the instance counts its boot volume.
     """
     managed = [r for r in resources if r.origin != "live"]
     ids = {r.id for r in managed if r.id}
-    names = {(r.type, r.values.get("display_name")) for r in managed if r.origin == "stack"}
+    names = {
+        (r.type, r.values.get("display_name")) for r in managed if r.origin in ("stack", "cluster")
+    }
     live = [r for r in resources if r.origin == "live"]
     dropped = {r.id for r in live if r.id in ids or (r.type, r.values.get("display_name")) in names}
     kept_live = [

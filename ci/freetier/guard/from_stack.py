@@ -1,12 +1,26 @@
-"""The resources layer 1 (tofu/oci) creates, derived from stack.yaml offline. Pure."""
+"""The resources layer 1 (tofu/oci) creates, derived from stack.yaml offline, and the load
+balancer the cluster asks OCI for (the ingress Gateway's, made by the OCI cloud controller
+manager). Pure."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from freetier.guard.resources import Resource
+from freetier.ingress import (
+    GATEWAY_NAME,
+    GATEWAY_NAMESPACE,
+    ingress_enabled,
+    load_balancer_annotations,
+    load_balancer_display_name,
+    load_balancer_values,
+)
 from freetier.stack import Stack
 from freetier.stack.model import is_flex
+from freetier.talos.cilium import oci_ccm_enabled
+
+# The address the stack's ingress load balancer has in every source that knows it.
+INGRESS_ADDRESS = f"cluster:Gateway/{GATEWAY_NAMESPACE}/{GATEWAY_NAME}"
 
 
 def stack_resources(stack: Stack) -> list[Resource]:
@@ -44,7 +58,19 @@ def stack_resources(stack: Stack) -> list[Resource]:
         _r("oci_budget_alert_rule", "forecast-spend", {"type": "FORECAST", "threshold": 0.01}),
         _r("oci_limits_quota", "free_tier", {}),
     ]
-    return network + instances + guards
+    return network + instances + guards + ingress_resources(stack)
+
+
+def ingress_resources(stack: Stack) -> list[Resource]:
+    """The load balancer the ingress Gateway's Service becomes: only where the OCI CCM runs
+    (it makes it) and the stack wants traffic in. Shaped by the same annotations the Flux
+    tree renders (`freetier.ingress`)."""
+    if not (ingress_enabled(stack) and oci_ccm_enabled(stack)):
+        return []
+    values = load_balancer_values(
+        load_balancer_annotations(stack), load_balancer_display_name(stack)
+    )
+    return [Resource(INGRESS_ADDRESS, "oci_load_balancer_load_balancer", values, "stack")]
 
 
 def instance_values(

@@ -8,11 +8,12 @@ from pathlib import Path
 from freetier.errors import ConfigError
 from freetier.guard.classify import Context
 from freetier.guard.evaluate import GuardResult, evaluate
-from freetier.guard.from_stack import stack_resources
+from freetier.guard.from_stack import ingress_resources, stack_resources
 from freetier.guard.plan import read_plan
 from freetier.guard.profile import load_prices, load_profile
 from freetier.guard.resources import Resource
 from freetier.stack import Stack
+from freetier.talos.cilium import oci_ccm_enabled
 
 # The layer whose plan replaces what the guard derives from stack.yaml.
 STACK_LAYER = "oci"
@@ -35,14 +36,22 @@ def guard_context(stack: Stack, profile_name: str | None = None) -> Context:
 
 
 def gather(
-    stack: Stack, plans: Sequence[tuple[str, Path]], live: Sequence[Resource] = ()
+    stack: Stack,
+    plans: Sequence[tuple[str, Path]],
+    live: Sequence[Resource] = (),
+    cluster: Sequence[Resource] = (),
 ) -> list[Resource]:
-    """The stack's layer-1 resources unless an `oci` plan says exactly what they are, every
-    plan's after-state, then the tenancy's existing resources."""
+    """The stack's layer-1 resources unless an `oci` plan says exactly what they are, its
+    ingress load balancer unless the cluster's tree says what it is (`cluster`, from
+    `guard.from_cluster`), every plan's after-state, then the tenancy's existing resources."""
     names = [name for name, _ in plans]
     if len(set(names)) != len(names):
         raise ConfigError([f"--plan: a layer is named twice: {', '.join(sorted(names))}"])
-    resources = [] if STACK_LAYER in names else stack_resources(stack)
+    resources = ingress_resources(stack) if STACK_LAYER in names else stack_resources(stack)
+    if not oci_ccm_enabled(stack):
+        cluster = ()  # no OCI CCM: no Service becomes an OCI load balancer
+    in_tree = {r.address for r in cluster}
+    resources = [r for r in resources if r.address not in in_tree] + list(cluster)
     for name, path in plans:
         resources += read_plan(path, name)
     return resources + list(live)
@@ -53,7 +62,8 @@ def run_guard(
     plans: Sequence[tuple[str, Path]],
     *,
     live: Sequence[Resource] = (),
+    cluster: Sequence[Resource] = (),
     profile_name: str | None = None,
 ) -> GuardResult:
     ctx = guard_context(stack, profile_name)
-    return evaluate(gather(stack, plans, live), ctx)
+    return evaluate(gather(stack, plans, live, cluster), ctx)

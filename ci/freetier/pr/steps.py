@@ -9,7 +9,7 @@ from pathlib import Path
 from freetier.doctor.probe import ToolStatus, blocked_stages
 from freetier.errors import ConfigError, FreetierError
 from freetier.flux.consistency import consistency_check
-from freetier.flux.render import tree_problems
+from freetier.flux.render import talos_bootstrap, tree_problems
 from freetier.flux.validate.render import summary
 from freetier.flux.validate.run import validate_repo
 from freetier.guard.evaluate import GuardResult
@@ -168,7 +168,8 @@ def check_flux_validate_step(stack: Stack, root: Path, kubectl_ok: bool) -> Step
             missing_tool="kubectl",
         )
     try:
-        result = validate_repo(root, extra_checks=[consistency_check(stack)])
+        bootstrap = talos_bootstrap(root)
+        result = validate_repo(root, extra_checks=[consistency_check(stack, bootstrap)])
     except FreetierError as exc:
         return StepResult("flux-validate", title, "failed", str(exc).splitlines()[0])
     if not result.exit_code:  # info and warnings (made outside Git?) do not block a merge

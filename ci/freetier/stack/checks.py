@@ -22,8 +22,34 @@ def check_stack(stack: Stack) -> list[Problem]:
         *_check_network(stack),
         *_check_instances(stack),
         *_check_topology(stack),
+        *_check_ingress(stack),
         *check_versions(stack.versions),
     ]
+
+
+def _check_ingress(stack: Stack) -> Iterator[Problem]:
+    ingress = stack.ingress
+    if not ingress.enabled:
+        return
+    if stack.kubernetes.kube_proxy:
+        # Cilium's Gateway API needs its kube-proxy replacement (docs.cilium.io, "Gateway API
+        # Support", prerequisites).
+        yield Problem(
+            ("ingress", "enabled"),
+            "Cilium's Gateway API needs kubernetes.kube_proxy: false (kube-proxy replacement)",
+        )
+    if stack.topology == "direct" and not stack.apps.oci_ccm:
+        yield Problem(
+            ("ingress", "enabled"),
+            "the OCI cloud controller manager creates the load balancer: set apps.oci_ccm: true "
+            "or ingress.enabled: false",
+        )
+    if ingress.hostname is not None and not stack.apps.cert_manager:
+        yield Problem(
+            ("ingress", "hostname"),
+            "cert-manager issues the HTTPS certificate: set apps.cert_manager: true or drop "
+            "the hostname",
+        )
 
 
 def _check_names(stack: Stack) -> Iterator[Problem]:

@@ -117,6 +117,28 @@ class Apps(_Model):
     grafana_alloy: bool = True
 
 
+class Ingress(_Model):
+    """Traffic in: a Cilium Gateway whose LoadBalancer Service the OCI cloud controller manager
+    turns into the one Always Free flexible load balancer (10 Mbps in and out)."""
+
+    enabled: Annotated[
+        bool,
+        Field(
+            description="Render the Gateway (and so the load balancer); false: no traffic in "
+            "from the internet, no load balancer."
+        ),
+    ] = True
+    hostname: Annotated[
+        str | None,
+        Field(
+            pattern=r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z][-a-z0-9]{0,61}[a-z0-9]$",
+            description="The DNS name that points at the load balancer: gets an HTTPS listener "
+            "with a certificate from cert-manager. Unset: HTTP only.",
+            examples=["www.example.com"],
+        ),
+    ] = None
+
+
 class Budget(_Model):
     alert_email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
     # A whole number: the OCI provider types a budget's amount as an integer ("Float per
@@ -225,6 +247,7 @@ class Stack(_Model):
     versions: Versions
     flux: Flux
     apps: Apps = Apps()
+    ingress: Ingress = Ingress()
     budget: Budget
     free_tier: FreeTier = FreeTier()
     images: Images = Images()

@@ -8,13 +8,24 @@ The values follow the Talos guide "Deploying Cilium CNI": IPAM from Kubernetes, 
 and bpffs mounts Talos already provides (no auto-mount), Cilium's default capabilities minus
 SYS_MODULE (Talos does not let workloads load kernel modules), and the API server reached
 through KubePrism on localhost:7445, so Cilium works before any Service routing exists.
+
+Talos gets the release as an inline manifest that tofu/talos renders with the helm provider's
+`helm_template` from `cilium_bootstrap(stack)` (passed through the layer's tfvars), so the
+rendering must be the same every time: Hubble is off, because its default TLS setup
+(`hubble.tls.auto.method: helm`) generates new certificates on every render
+(cilium/cilium#36012), its `cronJob` method is a Job, and Jobs in inline manifests break
+`talosctl upgrade-k8s` (siderolabs/talos#11603), and its `certmanager` method needs
+cert-manager, which runs only once the CNI does.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from freetier.charts import OCI_CCM
+import yaml
+
+from freetier.charts import CILIUM, GATEWAY_API, OCI_CCM
+from freetier.ingress import ingress_enabled
 from freetier.stack.model import Stack
 
 CILIUM_NAMESPACE = "kube-system"
@@ -25,6 +36,18 @@ KUBEPRISM_PORT = 7445
 # config travels in instance user_data, which any pod could read from here (siderolabs/talos#115).
 OCI_METADATA_ADDRESS = "169.254.169.254"
 METADATA_POLICY = "deny-instance-metadata"
+# The OCI cloud controller manager's pods, by the labels of its DaemonSet (manifests/
+# cloud-controller-manager/oci-cloud-controller-manager.yaml at the pinned tag v1.33.2): it reads
+# instance metadata (pkg/oci/instance/metadata/instance_metadata.go: http://169.254.169.254,
+# /opc/v2/instance/, for the compartment when the config names none) and authenticates with
+# instance principals (pkg/cloudprovider/providers/oci/config/config.go:
+# `auth.InstancePrincipalConfigurationProvider()`, whose certificates come from the same
+# endpoint).
+OCI_CCM_NAMESPACE = "kube-system"
+OCI_CCM_POD_LABEL = ("component", "oci-cloud-controller-manager")
+# Cilium's label for a pod's namespace in endpoint selectors (docs.cilium.io, "Layer 3
+# Examples": `k8s:io.kubernetes.pod.namespace`).
+NAMESPACE_LABEL = "k8s:io.kubernetes.pod.namespace"
 
 AGENT_CAPABILITIES = (
     "CHOWN",
@@ -49,8 +72,10 @@ def cilium_chart_version(stack: Stack) -> str:
 
 def cilium_values(stack: Stack) -> dict[str, Any]:
     """Helm values of the Cilium release, for the Talos bootstrap and the HelmRelease alike."""
-    return {
+    values: dict[str, Any] = {
         "cgroup": {"autoMount": {"enabled": False}, "hostRoot": "/sys/fs/cgroup"},
+        # Off: its certificates would differ on every render (see the module's docstring).
+        "hubble": {"enabled": False},
         "ipam": {"mode": "kubernetes"},
         # Pods get their CIDR from the node (Talos podSubnets); traffic inside it is not SNATed.
         "ipv4NativeRoutingCIDR": stack.network.pod_cidr,
@@ -64,6 +89,38 @@ def cilium_values(stack: Stack) -> dict[str, Any]:
                 "cleanCiliumState": list(CLEAN_STATE_CAPABILITIES),
             }
         },
+    }
+    if ingress_enabled(stack):
+        # Cilium's Gateway API controller (its CRDs come with Talos's extraManifests).
+        values["gatewayAPI"] = {"enabled": True}
+    return values
+
+
+# What the cluster's discovery will list once Talos has applied the Gateway API CRDs, so that
+# templates asking `.Capabilities.APIVersions.Has` render at bootstrap as they will under Flux
+# (Helm's VersionSet holds both `group/version` and `group/version/Kind` entries).
+GATEWAY_API_VERSIONS = (
+    "gateway.networking.k8s.io/v1",
+    "gateway.networking.k8s.io/v1/GatewayClass",
+    "gateway.networking.k8s.io/v1/Gateway",
+    "gateway.networking.k8s.io/v1/HTTPRoute",
+    "gateway.networking.k8s.io/v1/GRPCRoute",
+    "gateway.networking.k8s.io/v1beta1",
+    "gateway.networking.k8s.io/v1beta1/ReferenceGrant",
+)
+
+
+def cilium_bootstrap(stack: Stack) -> dict[str, Any]:
+    """The talos layer's `cilium` input: what its `helm_template` renders into the control
+    planes' inline manifest. The values travel as YAML text (Helm's `values` files)."""
+    return {
+        "api_versions": list(GATEWAY_API_VERSIONS) if ingress_enabled(stack) else [],
+        "release": CILIUM_RELEASE,
+        "namespace": CILIUM_NAMESPACE,
+        "repository": CILIUM.url,
+        "chart": CILIUM.chart,
+        "version": cilium_chart_version(stack),
+        "values": yaml.safe_dump(cilium_values(stack), sort_keys=True),
     }
 
 
@@ -89,6 +146,9 @@ def talos_cluster_patch(stack: Stack) -> dict[str, Any]:
         },
         "proxy": {"disabled": not stack.kubernetes.kube_proxy},
     }
+    if ingress_enabled(stack):
+        # Before Cilium's operator starts, or its Gateway controller stays off until a restart.
+        cluster["extraManifests"] = [GATEWAY_API.release_asset("standard-install.yaml")]
     if oci_ccm_enabled(stack):
         cluster["externalCloudProvider"] = {
             "enabled": True,
@@ -103,24 +163,59 @@ def talos_cluster_patch(stack: Stack) -> dict[str, Any]:
     }
 
 
-def metadata_egress_policy() -> dict[str, Any]:
-    """A clusterwide Cilium policy: no pod reaches the instance metadata endpoint.
+def metadata_egress_policy(stack: Stack) -> dict[str, Any]:
+    """A clusterwide Cilium policy: no pod reaches the instance metadata endpoint, except the
+    OCI cloud controller manager's when the stack runs it.
 
-    `endpointSelector: {}` selects every pod Cilium manages (host-network pods are not
-    endpoints, so kubelet and Talos keep their access). A policy that only denies would still
-    put every selected pod into default-deny for egress (Cilium's rule API: `enableDefaultDeny`
-    defaults to true in each direction that has rules), so it is switched off explicitly: this
-    policy removes one destination and allows nothing new.
+    Every pod Cilium manages is selected (host-network pods are not endpoints, so kubelet and
+    Talos keep their access). A policy that only denies would still put every selected pod into
+    default-deny for egress (Cilium's rule API: `enableDefaultDeny` defaults to true in each
+    direction that has rules), so it is switched off explicitly: this policy removes one
+    destination and allows nothing new.
+
+    The exception is by namespace and label together, so a pod elsewhere cannot escape by
+    wearing the CCM's label: one rule for every namespace but kube-system, one for kube-system
+    minus the CCM's pods (selector requirements are ANDed, so "not (kube-system and CCM)" takes
+    two rules). The CCM's DaemonSet runs with `hostNetwork: true` in the pinned manifests, so
+    today the policy does not reach it anyway; the exception keeps it working if it ever runs
+    as an endpoint.
     """
-    return {
-        "apiVersion": "cilium.io/v2",
-        "kind": "CiliumClusterwideNetworkPolicy",
-        "metadata": {"name": METADATA_POLICY},
-        "spec": {
-            "description": "Pods must not read instance metadata: it holds the Talos "
-            "machine configuration (user_data).",
-            "endpointSelector": {},
-            "enableDefaultDeny": {"egress": False, "ingress": False},
-            "egressDeny": [{"toCIDR": [f"{OCI_METADATA_ADDRESS}/32"]}],
-        },
+    description = (
+        "Pods must not read instance metadata: it would hand them the node's identity "
+        "(instance principal certificates) and whatever user_data holds."
+    )
+    body: dict[str, Any] = {"apiVersion": "cilium.io/v2", "kind": "CiliumClusterwideNetworkPolicy"}
+    body["metadata"] = {"name": METADATA_POLICY}
+    if not oci_ccm_enabled(stack):
+        body["spec"] = {"description": description, "endpointSelector": {}, **_deny()}
+        return body
+    key, value = OCI_CCM_POD_LABEL
+    others = {"matchExpressions": [_requirement(NAMESPACE_LABEL, "NotIn", OCI_CCM_NAMESPACE)]}
+    system = {
+        "matchExpressions": [
+            _requirement(NAMESPACE_LABEL, "In", OCI_CCM_NAMESPACE),
+            _requirement(f"k8s:{key}", "NotIn", value),
+        ]
     }
+    body["specs"] = [
+        {"description": description, "endpointSelector": others, **_deny()},
+        {
+            "description": description + " The OCI cloud controller manager may: it reads "
+            "instance metadata and authenticates with instance principals.",
+            "endpointSelector": system,
+            **_deny(),
+        },
+    ]
+    return body
+
+
+def _deny() -> dict[str, Any]:
+    """Each rule its own objects: shared ones would be written as YAML anchors."""
+    return {
+        "enableDefaultDeny": {"egress": False, "ingress": False},
+        "egressDeny": [{"toCIDR": [f"{OCI_METADATA_ADDRESS}/32"]}],
+    }
+
+
+def _requirement(key: str, operator: str, value: str) -> dict[str, Any]:
+    return {"key": key, "operator": operator, "values": [value]}

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from freetier.ingress import ingress_enabled
 from freetier.stack.model import Stack
 
 # Tailscale gives every tailnet device an address in the CGNAT block 100.64.0.0/10
@@ -31,6 +32,9 @@ KUBERNETES_API_PORT = 6443
 # (docs.cilium.io, "System Requirements", firewall rules).
 CILIUM_VXLAN_PORT = 8472
 CILIUM_HEALTH_PORT = 4240
+# Kubernetes's default Service node port range (kube-apiserver --service-node-port-range): the
+# OCI load balancer of the ingress Gateway reaches its Service on the nodes there.
+NODE_PORTS = "30000-32767"
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,11 @@ def firewall_documents(
     documents: list[dict[str, Any]] = [
         {"apiVersion": "v1alpha1", "kind": "NetworkDefaultActionConfig", "ingress": "block"}
     ]
-    for rule in RULES:
+    rules = RULES
+    if ingress_enabled(stack):
+        # The load balancer lives in the nodes' subnet, so the VCN source covers it.
+        rules += (Rule("nodeport-ingress", (NODE_PORTS,), "tcp", controlplane_only=False),)
+    for rule in rules:
         if rule.controlplane_only and role != "controlplane":
             continue
         sources = [stack.network.subnet_cidr] + ([TAILNET_CIDR] if rule.from_tailnet else [])

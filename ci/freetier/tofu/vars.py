@@ -12,7 +12,7 @@ import yaml
 from freetier.errors import ConfigError
 from freetier.guard.profile import Profile, load_profile
 from freetier.stack import Stack
-from freetier.talos.cilium import talos_cluster_patch
+from freetier.talos.cilium import cilium_bootstrap, talos_cluster_patch
 from freetier.talos.machine import node_names, node_patches
 
 TFVARS_FILE = "stack.auto.tfvars.json"
@@ -112,6 +112,8 @@ def derive_talos_vars(stack: Stack, oci_outputs: Mapping[str, Any]) -> dict[str,
         "kubernetes_version": stack.versions.kubernetes.removeprefix("v"),
         "cluster_endpoint": f"https://{addresses[first]['private_ip']}:{KUBERNETES_API_PORT}",
         "bootstrap_node": first,
+        # The Cilium release the control planes' inline manifest holds (main.tf renders it).
+        "cilium": cilium_bootstrap(stack),
         "role_patches": {role: [cluster] for role in sorted({roles[n] for n in addresses})},
         "nodes": {
             name: {

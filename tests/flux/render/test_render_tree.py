@@ -139,6 +139,8 @@ def test_decryption_exactly_where_secret_files_are(shipped: Stack) -> None:
 # checks.
 SHIPPED_CILIUM_VALUES = {
     "cgroup": {"autoMount": {"enabled": False}, "hostRoot": "/sys/fs/cgroup"},
+    "gatewayAPI": {"enabled": True},
+    "hubble": {"enabled": False},
     "ipam": {"mode": "kubernetes"},
     "ipv4NativeRoutingCIDR": "10.244.0.0/16",
     "k8sServiceHost": "localhost",
@@ -185,7 +187,7 @@ def test_every_chart_version_comes_from_the_table(shipped: Stack) -> None:
 def test_every_pinned_version_has_a_renovate_annotation() -> None:
     lines = (ROOT / "ci/freetier/charts.py").read_text().splitlines()
     pins = [i for i, line in enumerate(lines) if re.match(r'\s+(version|tag)="', line)]
-    assert len(pins) == len(charts.PINNED_CHARTS) + 1
+    assert len(pins) == len(charts.PINNED_CHARTS) + 2  # and the OCI CCM and Gateway API tags
     for i in pins:
         assert re.match(
             r"\s+# renovate: datasource=(helm|github-tags) depName=\S+( registryUrl=https://\S+)?$",
@@ -275,16 +277,107 @@ def test_committed_secrets_match_sops_config_and_hold_no_key() -> None:
             assert "AGE-SECRET-KEY" not in path.read_text(), path
 
 
-def test_pods_are_denied_the_instance_metadata_endpoint(shipped: Stack) -> None:
+DENY = {
+    "egressDeny": [{"toCIDR": ["169.254.169.254/32"]}],
+    # Denying alone must not turn every pod's egress into default-deny.
+    "enableDefaultDeny": {"egress": False, "ingress": False},
+}
+NS = "k8s:io.kubernetes.pod.namespace"
+
+
+def test_pods_are_denied_the_instance_metadata_endpoint_but_the_oci_ccm(shipped: Stack) -> None:
     files = render_tree(shipped)
     policies = by_kind(files, "CiliumClusterwideNetworkPolicy")
     assert list(policies) == ["deny-instance-metadata"]
-    spec = policies["deny-instance-metadata"]["spec"]
-    # Every pod Cilium manages; host-network pods are no endpoints and keep their access.
-    assert spec["endpointSelector"] == {}
-    assert spec["egressDeny"] == [{"toCIDR": ["169.254.169.254/32"]}]
-    # Denying alone must not turn every pod's egress into default-deny.
-    assert spec["enableDefaultDeny"] == {"egress": False, "ingress": False}
-    assert set(spec) == {"description", "endpointSelector", "egressDeny", "enableDefaultDeny"}
+    policy = policies["deny-instance-metadata"]
+    assert "spec" not in policy
+    specs = [{k: v for k, v in spec.items() if k != "description"} for spec in policy["specs"]]
+    # Every namespace but kube-system; in kube-system every pod but the CCM's (by the labels
+    # of its DaemonSet in oracle/oci-cloud-controller-manager's manifests at v1.33.2).
+    assert specs == [
+        {**DENY, "endpointSelector": {"matchExpressions": [
+            {"key": NS, "operator": "NotIn", "values": ["kube-system"]},
+        ]}},
+        {**DENY, "endpointSelector": {"matchExpressions": [
+            {"key": NS, "operator": "In", "values": ["kube-system"]},
+            {"key": "k8s:component", "operator": "NotIn",
+             "values": ["oci-cloud-controller-manager"]},
+        ]}},
+    ]  # fmt: skip
+    assert "&id" not in files["infrastructure/configs/metadata-egress-policy.yaml"]  # no anchors
     kustomization = yaml.safe_load_all(files["infrastructure/configs/kustomization.yaml"])
     assert "metadata-egress-policy.yaml" in next(d for d in kustomization if d)["resources"]
+
+
+def test_no_metadata_exception_without_the_oci_ccm(shipped: Stack, proxmox: Stack) -> None:
+    for stack in (with_apps(shipped, oci_ccm=False), proxmox):
+        policy = by_kind(render_tree(stack), "CiliumClusterwideNetworkPolicy")
+        spec = policy["deny-instance-metadata"]["spec"]
+        # Every pod Cilium manages; host-network pods are no endpoints and keep their access.
+        assert {k: v for k, v in spec.items() if k != "description"} == {
+            **DENY,
+            "endpointSelector": {},
+        }
+        assert "specs" not in policy["deny-instance-metadata"]
+
+
+def test_the_gateway_asks_the_oci_ccm_for_the_free_load_balancer(shipped: Stack) -> None:
+    files = render_tree(shipped)
+    gateway = by_kind(files, "Gateway")["public"]
+    assert gateway["metadata"]["namespace"] == "gateway"
+    assert gateway["spec"]["gatewayClassName"] == "cilium"
+    assert gateway["spec"]["infrastructure"]["annotations"] == {
+        "oci.oraclecloud.com/load-balancer-type": "lb",
+        "service.beta.kubernetes.io/oci-load-balancer-shape": "flexible",
+        "service.beta.kubernetes.io/oci-load-balancer-shape-flex-min": "10",
+        "service.beta.kubernetes.io/oci-load-balancer-shape-flex-max": "10",
+        "oci.oraclecloud.com/initial-freeform-tags-override": (
+            '{"freetier-name": "freetier-ingress"}'
+        ),
+    }
+    # No hostname in the shipped stack: HTTP only, no certificate.
+    assert [(lst["name"], lst["port"]) for lst in gateway["spec"]["listeners"]] == [("http", 80)]
+    assert "Certificate" not in {
+        d.get("kind") for _, d in docs({"g.yaml": files["infrastructure/configs/gateway.yaml"]})
+    }
+    crds = by_kind(files, "GitRepository")["gateway-api"]
+    assert crds["spec"]["ref"] == {"tag": "v1.6.1"}
+    sync = by_kind(files, "Kustomization")["gateway-api"]
+    assert sync["spec"]["path"] == "./config/crd/standard" and "images" not in sync["spec"]
+    assert "gateway-api" in files["infrastructure/controllers/kustomization.yaml"]
+
+
+def test_a_hostname_adds_https_with_a_cert_manager_certificate(shipped: Stack) -> None:
+    stack = shipped.model_copy(
+        update={"ingress": shipped.ingress.model_copy(update={"hostname": "www.example.com"})}
+    )
+    files = render_tree(stack)
+    https = by_kind(files, "Gateway")["public"]["spec"]["listeners"][1]
+    assert https == {
+        "allowedRoutes": {"namespaces": {"from": "All"}},
+        "hostname": "www.example.com",
+        "name": "https",
+        "port": 443,
+        "protocol": "HTTPS",
+        "tls": {
+            "certificateRefs": [{"kind": "Secret", "name": "gateway-tls"}],
+            "mode": "Terminate",
+        },
+    }
+    certificate = by_kind(files, "Certificate")["gateway-tls"]
+    assert certificate["metadata"]["namespace"] == "gateway"
+    assert certificate["spec"]["dnsNames"] == ["www.example.com"]
+    assert certificate["spec"]["secretName"] == "gateway-tls"
+    # Issued by the stack's CA ClusterIssuer, which the tree renders.
+    assert certificate["spec"]["issuerRef"]["name"] == "freetier-ca"
+    assert "freetier-ca" in by_kind(files, "ClusterIssuer")
+
+
+def test_no_gateway_when_the_stack_switches_ingress_off(shipped: Stack) -> None:
+    stack = shipped.model_copy(
+        update={"ingress": shipped.ingress.model_copy(update={"enabled": False})}
+    )
+    files = render_tree(stack)
+    assert "Gateway" not in {d.get("kind") for _, d in docs(files)}
+    assert not any("gateway" in p for p in files)
+    assert "gatewayAPI" not in by_kind(files, "HelmRelease")["cilium"]["spec"]["values"]
