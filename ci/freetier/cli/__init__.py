@@ -22,6 +22,7 @@ from freetier.cli import (
     images_publish,
     plans,
     pr,
+    proxmox,
     schema,
     secrets,
     stack,
@@ -50,6 +51,7 @@ GROUPS = (
     secrets,
     images,
     talos,
+    proxmox,
 )
 
 

@@ -6,7 +6,15 @@ import ipaddress
 from collections.abc import Iterator
 
 from freetier.stack.compat import check_versions
-from freetier.stack.model import Instance, Proxmox, Stack, is_a1, is_flex
+from freetier.stack.model import (
+    RESERVED_VMIDS,
+    Instance,
+    Proxmox,
+    Stack,
+    is_a1,
+    is_flex,
+    vm_id,
+)
 from freetier.stack.problem import Path, Problem
 
 __all__ = ["Path", "Problem", "check_stack"]
@@ -178,11 +186,30 @@ def _check_proxmox(stack: Stack) -> Iterator[Problem]:
                 "with topology proxmox, Talos runs in proxmox.talos_vms; instances are hosts",
             )
     yield from _check_vms(pve)
-    if pve.ceph.enabled and pve.ceph.replicas > len(pve.hosts):
+    yield from _check_ceph(pve)
+
+
+def _check_ceph(pve: Proxmox) -> Iterator[Problem]:
+    ceph = pve.ceph
+    if not ceph.enabled:
+        return
+    if ceph.replicas > len(pve.hosts):
         yield Problem(
             ("proxmox", "ceph", "replicas"),
-            f"{pve.ceph.replicas} replicas need at least {pve.ceph.replicas} hosts "
+            f"{ceph.replicas} replicas need at least {ceph.replicas} hosts "
             f"(have {len(pve.hosts)}); Ceph would never reach HEALTH_OK",
+        )
+    if ceph.min_size is not None and ceph.min_size > ceph.replicas:
+        yield Problem(
+            ("proxmox", "ceph", "min_size"),
+            f"{ceph.min_size} is more than replicas ({ceph.replicas})",
+        )
+    with_osds = sum(bool(h.osd_devices) for h in pve.hosts)
+    if with_osds < min(ceph.replicas, len(pve.hosts)):
+        yield Problem(
+            ("proxmox", "hosts"),
+            f"{with_osds} host(s) list osd_devices; the pool's {ceph.replicas} replicas need "
+            f"OSDs on {ceph.replicas} distinct hosts",
         )
 
 
@@ -212,5 +239,14 @@ def _check_vms(pve: Proxmox) -> Iterator[Problem]:
         seen.add(vm.name)
         if vm.host not in hosts:
             yield Problem(("proxmox", "talos_vms", index, "host"), f"no host named {vm.host!r}")
+    used: dict[int, str] = {}
+    for index, vm in enumerate(pve.talos_vms):
+        vmid = vm_id(pve, index)
+        path: Path = ("proxmox", "talos_vms", index, "vmid")
+        if vmid in used:
+            yield Problem(path, f"VM id {vmid} is also {used[vmid]}'s")
+        elif vmid in RESERVED_VMIDS:
+            yield Problem(path, f"VM id {vmid} is {RESERVED_VMIDS[vmid]}")
+        used.setdefault(vmid, vm.name)
     controlplanes = sum(vm.role == "controlplane" for vm in pve.talos_vms)
     yield from _check_controlplanes(controlplanes, ("proxmox", "talos_vms"))

@@ -177,11 +177,29 @@ class ProxmoxHost(_Model):
             "is `debian`, and sudo authenticates with the forwarded SSH agent."
         ),
     ] = "debian"
+    ssh_port: Annotated[int, Field(ge=1, le=65535)] = 22
+    osd_devices: Annotated[
+        list[Annotated[str, Field(pattern=r"^/dev/[A-Za-z0-9/_.-]+$")]],
+        Field(
+            description="Whole disks that become Ceph OSDs. `proxmox bootstrap` refuses any "
+            "that holds a partition or a filesystem and names it.",
+            examples=[["/dev/sdb"]],
+        ),
+    ] = []
 
 
 class TalosVm(_Model):
     name: Name
     host: Name
+    vmid: Annotated[
+        int | None,
+        Field(
+            ge=100,
+            le=999_999_999,
+            description="Proxmox VM id; default 100 + its index in talos_vms. 999 is the "
+            "bootstrap's migration test and 9000-9099 its Tailscale containers.",
+        ),
+    ] = None
     role: Literal["controlplane", "worker"] = "controlplane"
     cores: Annotated[int, Field(ge=1)] = 1
     memory_gb: Annotated[int, Field(ge=2)] = 4
@@ -191,7 +209,11 @@ class TalosVm(_Model):
 class Ceph(_Model):
     enabled: bool = True
     pool: Name = "vm-storage"
-    replicas: Annotated[int, Field(ge=1, le=7)] = 3
+    replicas: Annotated[int, Field(ge=1, le=7, description="The pool's size.")] = 3
+    min_size: Annotated[
+        int | None,
+        Field(ge=1, le=7, description="The pool's min_size; default replicas - replicas // 2."),
+    ] = None
 
 
 class ImageGates(_Model):
@@ -233,6 +255,17 @@ class Proxmox(_Model):
     hosts: list[ProxmoxHost] = []
     talos_vms: list[TalosVm] = []
     ceph: Ceph = Ceph()
+    allow_tcg: Annotated[
+        bool,
+        Field(
+            description="Run Talos VMs on hosts without /dev/kvm under TCG emulation (very "
+            "slow). Off: `proxmox bootstrap` refuses such a host."
+        ),
+    ] = False
+    tailscale_lxc: Annotated[
+        bool,
+        Field(description="A Tailscale container on each host (userspace networking)."),
+    ] = True
 
 
 class Stack(_Model):
@@ -266,3 +299,26 @@ def is_flex(shape: str) -> bool:
 
 def is_a1(shape: str) -> bool:
     return re.match(r"^VM\.Standard\.A1\.", shape) is not None
+
+
+# VM ids `proxmox bootstrap` itself uses: its migration test VM and a Tailscale container per
+# host (TAILSCALE_VMID_BASE + the host's index).
+MIGRATION_VMID = 999
+TAILSCALE_VMID_BASE = 9000
+RESERVED_VMIDS: dict[int, str] = {
+    MIGRATION_VMID: "the bootstrap's migration test VM",
+    **{TAILSCALE_VMID_BASE + i: "a Tailscale container's" for i in range(100)},
+}
+FIRST_VMID = 100
+
+
+def vm_id(pve: Proxmox, index: int) -> int:
+    """The VM id of talos_vms[index]: its own, else FIRST_VMID + index."""
+    vmid = pve.talos_vms[index].vmid
+    return FIRST_VMID + index if vmid is None else vmid
+
+
+def ceph_min_size(ceph: Ceph) -> int:
+    """The pool's min_size: the stack's, else Ceph's own default for a replicated pool,
+    size - size / 2 (ceph/ceph#20555, qa/standalone/mon/misc.sh checks exactly that)."""
+    return ceph.replicas - ceph.replicas // 2 if ceph.min_size is None else ceph.min_size
