@@ -42,8 +42,9 @@ class Context:
     def node(self, host: PveHost) -> str:
         return self.nodes.get(host.name, host.name)
 
-    def add(self, record: Record) -> Record:
-        self.records.append(record)
+    def add(self, record: Record, *, keep: bool = True) -> Record:
+        if keep:
+            self.records.append(record)
         self.say(f"{record.step} {record.host}: {record.status}: {record.summary}")
         return record
 
@@ -92,20 +93,20 @@ async def each_host(
 ) -> None:
     """`work` on every host at once; each failure becomes that host's failed record, and the
     run stops after all of them finished (Stop) if any failed."""
-    failed = False
+    done: dict[str, Record] = {}
 
     async def one(host: PveHost) -> None:
-        nonlocal failed
         try:
-            record = ctx.add(await work(host))
+            record = await work(host)
         except FreetierError as exc:
-            record = ctx.add(failure(step, host.name, exc))
-        failed = failed or record.status == "failed"
+            record = failure(step, host.name, exc)
+        done[host.name] = ctx.add(record, keep=False)  # progress as each host finishes
 
     async with anyio.create_task_group() as group:
         for host in hosts:
             group.start_soon(one, host)
-    if failed:
+    ctx.records += [done[h.name] for h in hosts]  # the report in the stack's host order
+    if any(r.status == "failed" for r in done.values()):
         raise Stop(step)
 
 

@@ -7,6 +7,7 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import anyio
 import asyncssh
 
 from freetier.errors import ConfigError, RemoteError
@@ -105,10 +106,11 @@ async def connect(
                 [f"{known.path}: no pinned key for {endpoint.where}; run without --dry-run once"]
             )
         try:
-            key = await asyncssh.get_server_host_key(
-                endpoint.address, endpoint.port, login_timeout=timeout, config=None
-            )
-        except (OSError, asyncssh.Error) as exc:
+            with anyio.fail_after(timeout):
+                key = await asyncssh.get_server_host_key(
+                    endpoint.address, endpoint.port, config=None
+                )
+        except (OSError, asyncssh.Error, TimeoutError) as exc:
             raise RemoteError(f"{endpoint.where}: unreachable: {_reason(exc)}") from None
         if key is None:
             raise RemoteError(f"{endpoint.where}: presented no host key")
