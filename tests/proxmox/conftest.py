@@ -17,7 +17,7 @@ from tests.conftest import PROXMOX_EXAMPLE
 from tests.fakes.pve.server import Simulator, make_hosts, simulate
 from tests.fakes.pve.state import Cluster
 
-FAST_WAITS = ("--wait", "0.05")
+FAST_WAITS = ("--wait", "0.05", "--quorum-wait", "0.05")
 
 
 @pytest.fixture(scope="session")

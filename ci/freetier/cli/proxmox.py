@@ -66,7 +66,14 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
         type=minutes,
         default=15.0,
         metavar="MINUTES",
-        help="how long to wait for HEALTH_OK (default 15); quorum gets 2 minutes per join",
+        help="how long to wait for HEALTH_OK (default 15)",
+    )
+    boot.add_argument(
+        "--quorum-wait",
+        type=minutes,
+        default=2.0,
+        metavar="MINUTES",
+        help="how long to wait for quorum after each join before stopping (default 2)",
     )
     add_backend(
         boot,
@@ -88,6 +95,7 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
         dry_run=args.dry_run,
         tailscale_key=os.environ.get(args.tailscale_authkey_env) or None,
         health_wait=args.wait * 60,
+        quorum_wait=args.quorum_wait * 60,
         backend=not args.no_backend,
         backend_config=args.backend_config,
         say=progress("proxmox"),

@@ -81,19 +81,20 @@ async def _connect_all(
     async def one(host: PveHost) -> None:
         endpoint = Endpoint(host.name, host.address, host.port, host.user)
         try:
-            session, line = await connect(endpoint, known, agent, pin_new=not options.dry_run)
+            session, line = await connect(endpoint, known, agent)
         except FreetierError as exc:
             errors[host.name] = exc
             return
         sessions[host.name] = session
         if line is not None:
             pinned.append(host.name)
-            say(f"connect {host.name}: host key pinned on first use: {line}")
+            verb = "would pin (dry run)" if options.dry_run else "pinned"
+            say(f"connect {host.name}: host key {verb} on first use: {line}")
 
     async with anyio.create_task_group() as group:
         for host in hosts:
             group.start_soon(one, host)
-    if pinned:
+    if pinned and not options.dry_run and not errors:
         known.save()
     if errors:
         for session in sessions.values():

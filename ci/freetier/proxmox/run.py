@@ -4,7 +4,7 @@ outputs where hosts are OCI instances), the agent, the known hosts, the run, the
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,10 +45,10 @@ def run_bootstrap(
     dry_run: bool,
     tailscale_key: str | None,
     health_wait: float,
+    quorum_wait: float,
     backend: bool,
     backend_config: Path | None,
     say: Callable[[str], None],
-    waits: Waits | None = None,
 ) -> BootstrapResult:
     """Every bad input (exit 2) is found before the first connection."""
     stack = load_stack(stack_file)
@@ -61,7 +61,7 @@ def run_bootstrap(
     known = KnownHosts.read(known_hosts_file(stack_file))
     options = Options(
         dry_run=dry_run,
-        waits=replace(waits or Waits(), health=health_wait),
+        waits=Waits(quorum=quorum_wait, health=health_wait, poll=min(2.0, quorum_wait / 10)),
         tailscale_key=tailscale_key,
         hosts=hosts,
     )

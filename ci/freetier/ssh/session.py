@@ -78,6 +78,11 @@ class Session:
                 f"{self.endpoint.where}: connection lost running "
                 f"`{masking.text(shlex.join(argv))}`: {_reason(exc)}"
             ) from None
+        if done.exit_status is None and done.exit_signal is None:  # the channel just closed
+            raise RemoteError(
+                f"{self.endpoint.where}: connection lost running "
+                f"`{masking.text(shlex.join(argv))}`: no exit status"
+            )
         code = done.exit_status if done.exit_status is not None else 255
         return Output(
             tuple(argv), code, masking.text(_text(done.stdout)), masking.text(_text(done.stderr))
@@ -93,18 +98,13 @@ async def connect(
     known: KnownHosts,
     agent: Agent,
     *,
-    pin_new: bool = True,
     timeout: float = CONNECT_TIMEOUT,
 ) -> tuple[Session, str | None]:
     """A session to `endpoint`, its host key checked against `known`; a host with no pinned
-    key is pinned first (the new known_hosts line is returned; `known.save()` writes it) unless
-    `pin_new` is off, then it is refused. A changed key is a ConfigError (exit 2)."""
+    key is pinned first (trust on first use: the new known_hosts line is returned, and
+    `known.save()` writes it). A changed key is a ConfigError (exit 2)."""
     new_line = None
     if not known.pinned(endpoint.address, endpoint.port):
-        if not pin_new:
-            raise ConfigError(
-                [f"{known.path}: no pinned key for {endpoint.where}; run without --dry-run once"]
-            )
         try:
             with anyio.fail_after(timeout):
                 key = await asyncssh.get_server_host_key(

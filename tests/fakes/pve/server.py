@@ -135,6 +135,9 @@ class Simulator:
             process.exit(1)
             return
         out, err, code = commands.run(self.cluster, host, words, stdin, root)
+        hook = self.cluster.hooks.pop(line, None)
+        if hook is not None:
+            hook()
         process.stdout.write(out)
         process.stderr.write(err)
         process.exit(code)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,6 +95,7 @@ class Cluster:
     fail_once: set[str] = field(default_factory=set)  # "pvecm add" fails the first time
     quorum_delay: float = 0.0  # a joined node counts in corosync only this long after
     drop_on: dict[str, str] = field(default_factory=dict)  # host -> command that drops it
+    hooks: dict[str, Callable[[], None]] = field(default_factory=dict)  # after a command
     log: list[tuple[str, str]] = field(default_factory=list)  # (host, command) in order
     tailscale_key: str = ""
 
