@@ -84,7 +84,13 @@ def test_source_defaults_to_the_repository_root() -> None:
 
 @pytest.mark.parametrize(
     ("name", "policy"),
-    [("check", "never"), ("pr", "never"), ("deploy", "never"), ("toolchain", None)],
+    [
+        ("check", "never"),
+        ("pr", "never"),
+        ("deploy", "never"),
+        ("bootstrap_proxmox", "never"),
+        ("toolchain", None),
+    ],
 )
 def test_side_effecting_functions_are_never_cached(name: str, policy: str | None) -> None:
     assert MODULE.functions[name].cache_policy == policy
@@ -438,3 +444,20 @@ def test_plan_and_deploy_secrets_reach_the_container_as_secret_variables(
     assert mounted not in _calls(function(**required))
     argv = " ".join(" ".join(a) for a in _execs(function(**required, **{param: key})))
     assert "placeholder" not in argv
+
+
+def test_bootstrap_proxmox_takes_the_ssh_key_as_a_mounted_secret(module: Freetier) -> None:
+    key = dag.set_secret("ssh_key", "placeholder")
+    ts = dag.set_secret("ts", "placeholder-ts")
+    ctr = module.bootstrap_proxmox(ssh_key=key, tailscale_authkey=ts, dry_run=True)
+    calls = _calls(ctr)
+    assert (
+        "withMountedSecret",
+        {"path": "/run/secrets/freetier-ssh-key", "source": key, "mode": 0o600},
+    ) in calls
+    assert ("withSecretVariable", {"name": "TS_AUTH_KEY", "secret": ts}) in calls
+    [*_, last] = _execs(ctr)
+    assert last[1:] == [
+        "proxmox", "bootstrap", "--stack", "stack.yaml", "--ssh-key",
+        "/run/secrets/freetier-ssh-key", "--no-backend", "--dry-run",
+    ]

@@ -38,6 +38,7 @@ SRC = "/src"
 VENV = "/opt/freetier"
 OUT = "/src/out"
 OCI_DIR = "/root/.oci"
+SSH_KEY = "/run/secrets/freetier-ssh-key"  # the Proxmox hosts' key, a mounted Dagger secret
 PLANS = "plans"  # under OUT; plan.bin and plan.json hold values in clear
 # Never sent to the engine: caches, local venvs and reports of earlier runs.
 SOURCE_IGNORE = [".venv", "**/__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache", "out"]
@@ -211,6 +212,37 @@ class Freetier:
         if plan is not None:
             ctr = ctr.with_directory("/reviewed", plan)
             args += ["--plan", "/reviewed"]
+        return _freetier(ctr, *args)
+
+    @uncached
+    def bootstrap_proxmox(
+        self,
+        ssh_key: Annotated[
+            dagger.Secret, Doc("private SSH key of the Proxmox hosts' image user (mounted 0600)")
+        ],
+        tailscale_authkey: Annotated[
+            dagger.Secret | None,
+            Doc("TS_AUTH_KEY: the auth key each host's Tailscale container joins with"),
+        ] = None,
+        oci_config: OptionalOciConfig = None,
+        oci_key: OptionalOciKey = None,
+        state_access_key: StateAccessKey = None,
+        state_secret_key: StateSecretKey = None,
+        backend_config: BackendConfig = None,
+        dry_run: Annotated[bool, Doc("read every host, list what would change")] = False,
+        stack: StackFile = "stack.yaml",
+    ) -> dagger.Container:
+        """The proxmox layer: `freetier proxmox bootstrap` over SSH (the hosts' addresses from
+        the oci layer's state where they are OCI instances). The pinned host keys are in
+        proxmox.known_hosts beside the stack: export that file from the returned container to
+        commit what a first run pinned."""
+        ctr = _with_credentials(build_toolchain(self.source), None, oci_config, oci_key)
+        ctr = _with_state_backend(ctr, state_access_key, state_secret_key)
+        ctr = ctr.with_mounted_secret(SSH_KEY, ssh_key, mode=0o600)
+        if tailscale_authkey is not None:
+            ctr = ctr.with_secret_variable("TS_AUTH_KEY", tailscale_authkey)
+        args = ["proxmox", "bootstrap", "--stack", stack, "--ssh-key", SSH_KEY]
+        args += _backend_args(backend_config) + (["--dry-run"] if dry_run else [])
         return _freetier(ctr, *args)
 
     @function
