@@ -11,21 +11,23 @@ it; target <= 1.3x. Run: .venv/bin/python bench/proxmox.py [SCALE]
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 import tempfile
 import time
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import asyncssh  # noqa: E402
-
-from freetier.cli import main  # noqa: E402
 from tests.fakes.pve.server import make_hosts, simulate  # noqa: E402
 from tests.fakes.pve.state import Cluster  # noqa: E402
 from tests.proxmox.conftest import write_stack  # noqa: E402
+
+from freetier.cli import main  # noqa: E402
 
 TARGET = 1.3
 HOSTS = 3
@@ -55,8 +57,15 @@ TIMES = {
 }
 # The Tailscale container: download, create, start, three `pct exec` + a push + the key's
 # install and removal on the host, one `pct exec rm`.
-LXC = (TIMES["pveam download"] + TIMES["pct create"] + TIMES["pct start"]
-       + 4 * TIMES["pct exec"] + TIMES["pct push"] + TIMES["install"] + TIMES["rm"])
+LXC = (
+    TIMES["pveam download"]
+    + TIMES["pct create"]
+    + TIMES["pct start"]
+    + 4 * TIMES["pct exec"]
+    + TIMES["pct push"]
+    + TIMES["install"]
+    + TIMES["rm"]
+)
 
 
 def critical_path(hosts: int) -> float:
@@ -71,7 +80,9 @@ def critical_path(hosts: int) -> float:
         + TIMES["pveceph osd"]  # parallel, one device per host
         + TIMES["pveceph pool"]
         + LXC  # parallel
-        + TIMES["qm create"] + TIMES["qm migrate"] + TIMES["qm destroy"]
+        + TIMES["qm create"]
+        + TIMES["qm migrate"]
+        + TIMES["qm destroy"]
     )
 
 
@@ -85,20 +96,17 @@ def main_bench(scale: float) -> int:
         key_file.chmod(0o600)
         stack = write_stack(Path(folder), cluster)
         argv = ["proxmox", "bootstrap", "--stack", str(stack), "--ssh-key", str(key_file)]
-        with open(os.devnull, "w") as sink:
-            stdout, stderr = sys.stdout, sys.stderr
-            sys.stdout = sys.stderr = sink
-            try:
-                started = time.perf_counter()
-                code = main(argv)
-                wall = time.perf_counter() - started
-            finally:
-                sys.stdout, sys.stderr = stdout, stderr
+        with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
+            started = time.perf_counter()
+            code = main(argv)
+            wall = time.perf_counter() - started
     path = critical_path(HOSTS) * scale
     ratio = wall / path
-    print(f"hosts {HOSTS}, scale {scale:g}: exit {code}, wall {wall:.2f}s, critical path "
-          f"{path:.2f}s ({critical_path(HOSTS):.0f}s unscaled), ratio {ratio:.2f} "
-          f"(target <= {TARGET})")
+    print(
+        f"hosts {HOSTS}, scale {scale:g}: exit {code}, wall {wall:.2f}s, critical path "
+        f"{path:.2f}s ({critical_path(HOSTS):.0f}s unscaled), ratio {ratio:.2f} "
+        f"(target <= {TARGET})"
+    )
     return 0 if code == 0 and ratio <= TARGET else 1
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from freetier.cli import main
-from tests.conftest import ROOT, SHIPPED_STACK
+from tests.conftest import PROXMOX_EXAMPLE, ROOT, SHIPPED_STACK
 
 BAD_EDITS = {
     "typo-key": ("  amount: 1\n", "  amont: 1\n"),
@@ -198,3 +198,20 @@ def test_online_gate_refuses_to_skip(tmp_path: Path, monkeypatch, capsys) -> Non
         "--online: step(s) skipped for lack of credentials or tools: oci" in capsys.readouterr().err
     )
     assert not out.exists()
+
+
+def test_validate_says_what_the_proxmox_example_costs_on_the_current_allowance(capsys) -> None:
+    assert main(["stack", "validate", str(PROXMOX_EXAMPLE)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == (
+        f"{PROXMOX_EXAMPLE}: free tier on always-free-2026-06: BLOCKING: 3 finding(s), an "
+        "estimated $13.87 a month plus items at unknown prices (a1_ocpus 3 of 2 OCPU; "
+        "a1_memory_gb 18 of 12 GB; a1_instances 3 of 2 instances)"
+    )
+    assert main(["stack", "validate", str(PROXMOX_EXAMPLE), "--format", "json"]) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert body["free_tier"]["profile"] == "always-free-2026-06"
+    assert body["free_tier"]["free"] is False
+    assert main(["stack", "validate", str(SHIPPED_STACK)]) == 0
+    assert capsys.readouterr().out.splitlines()[1].endswith(
+        "free tier on always-free-2026-06: free: $0.00 a month")

@@ -458,6 +458,12 @@ def test_bootstrap_proxmox_takes_the_ssh_key_as_a_mounted_secret(module: Freetie
     assert ("withSecretVariable", {"name": "TS_AUTH_KEY", "secret": ts}) in calls
     [*_, last] = _execs(ctr)
     assert last[1:] == [
-        "proxmox", "bootstrap", "--stack", "stack.yaml", "--ssh-key",
-        "/run/secrets/freetier-ssh-key", "--no-backend", "--dry-run",
+        "proxmox",
+        "bootstrap",
+        "--stack",
+        "stack.yaml",
+        "--ssh-key",
+        "/run/secrets/freetier-ssh-key",
+        "--no-backend",
+        "--dry-run",
     ]

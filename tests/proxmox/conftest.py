@@ -64,8 +64,20 @@ Runner = Callable[..., tuple[int, dict[str, Any]]]
 @pytest.fixture
 def bootstrap(tmp_path: Path, key_file: Path, capsys: pytest.CaptureFixture[str]) -> Runner:
     def run(stack: Path, *extra: str) -> tuple[int, dict[str, Any]]:
-        code = main(["proxmox", "bootstrap", "--stack", str(stack), "--ssh-key", str(key_file),
-                     "--format", "json", *FAST_WAITS, *extra])
+        code = main(
+            [
+                "proxmox",
+                "bootstrap",
+                "--stack",
+                str(stack),
+                "--ssh-key",
+                str(key_file),
+                "--format",
+                "json",
+                *FAST_WAITS,
+                *extra,
+            ]
+        )
         out = capsys.readouterr().out
         return code, json.loads(out) if out.strip() else {}
 

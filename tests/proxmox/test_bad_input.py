@@ -27,23 +27,41 @@ def _edit(stack: Path, change: object) -> Path:
 @pytest.mark.parametrize(
     ("change", "extra", "line"),
     [
-        pytest.param(None, ("--host", "pve-9"),
-                     "freetier: error: --host pve-9: not a host of the stack "
-                     "(hosts: pve-1, pve-2, pve-3)", id="host-not-in-stack"),
-        pytest.param(lambda d: d["proxmox"]["talos_vms"][1].update(vmid=100), (),
-                     "proxmox.talos_vms[1].vmid: VM id 100 is also talos-cp-1's",
-                     id="duplicate-vm-id"),
-        pytest.param(lambda d: d["proxmox"]["talos_vms"][0].update(vmid=999), (),
-                     "proxmox.talos_vms[0].vmid: VM id 999 is the bootstrap's migration test VM",
-                     id="reserved-vm-id"),
-        pytest.param(lambda d: d["proxmox"]["ceph"].update(replicas=4), (),
-                     "proxmox.ceph.replicas: 4 replicas need at least 4 hosts (have 3); "
-                     "Ceph would never reach HEALTH_OK", id="ceph-size-above-host-count"),
+        pytest.param(
+            None,
+            ("--host", "pve-9"),
+            "freetier: error: --host pve-9: not a host of the stack (hosts: pve-1, pve-2, pve-3)",
+            id="host-not-in-stack",
+        ),
+        pytest.param(
+            lambda d: d["proxmox"]["talos_vms"][1].update(vmid=100),
+            (),
+            "proxmox.talos_vms[1].vmid: VM id 100 is also talos-cp-1's",
+            id="duplicate-vm-id",
+        ),
+        pytest.param(
+            lambda d: d["proxmox"]["talos_vms"][0].update(vmid=999),
+            (),
+            "proxmox.talos_vms[0].vmid: VM id 999 is the bootstrap's migration test VM",
+            id="reserved-vm-id",
+        ),
+        pytest.param(
+            lambda d: d["proxmox"]["ceph"].update(replicas=4),
+            (),
+            "proxmox.ceph.replicas: 4 replicas need at least 4 hosts (have 3); "
+            "Ceph would never reach HEALTH_OK",
+            id="ceph-size-above-host-count",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_changes_nothing(
-    tmp_path: Path, sim: Simulator, key_file: Path, capsys: pytest.CaptureFixture[str],
-    change: object, extra: tuple[str, ...], line: str,
+    tmp_path: Path,
+    sim: Simulator,
+    key_file: Path,
+    capsys: pytest.CaptureFixture[str],
+    change: object,
+    extra: tuple[str, ...],
+    line: str,
 ) -> None:
     stack = write_stack(tmp_path, sim.cluster)
     if change is not None:
@@ -59,15 +77,22 @@ def test_no_ssh_key_exits_2(
 ) -> None:
     code, err = _run(capsys, "--stack", str(write_stack(tmp_path, sim.cluster)))
     assert code == 2
-    assert err == [
-        "freetier: error: --ssh-key: required: the private key of the hosts' image user"]
-    code, err = _run(capsys, "--stack", str(write_stack(tmp_path, sim.cluster)),
-                     "--ssh-key", str(tmp_path / "nope"))
+    assert err == ["freetier: error: --ssh-key: required: the private key of the hosts' image user"]
+    code, err = _run(
+        capsys,
+        "--stack",
+        str(write_stack(tmp_path, sim.cluster)),
+        "--ssh-key",
+        str(tmp_path / "nope"),
+    )
     assert (code, err) == (2, [f"freetier: error: --ssh-key {tmp_path / 'nope'}: no such file"])
 
 
 def test_a_host_key_that_changed_since_it_was_pinned_exits_2_before_anything_runs(
-    tmp_path: Path, sim: Simulator, key_file: Path, bootstrap: Runner,
+    tmp_path: Path,
+    sim: Simulator,
+    key_file: Path,
+    bootstrap: Runner,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     stack = write_stack(tmp_path, sim.cluster)
@@ -83,8 +108,9 @@ def test_a_host_key_that_changed_since_it_was_pinned_exits_2_before_anything_run
     code, err = _run(capsys, "--stack", str(stack), "--ssh-key", str(key_file))
     assert code == 2
     [line] = [ln for ln in err if ln.startswith("freetier: error:")]
-    assert line.startswith(f"freetier: error: {tmp_path / 'proxmox.known_hosts'}: pve-2 "
-                           "(127.0.0.3:")
+    assert line.startswith(
+        f"freetier: error: {tmp_path / 'proxmox.known_hosts'}: pve-2 (127.0.0.3:"
+    )
     assert "the host key changed since it was pinned" in line
     assert sim.cluster.log[start:] == []
     assert (tmp_path / "proxmox.known_hosts").read_text() == pinned

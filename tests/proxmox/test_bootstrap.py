@@ -34,7 +34,9 @@ def test_fresh_hosts_become_a_healthy_cluster_and_a_rerun_changes_nothing(
     # only the migration test (a check that creates and removes its own VM) runs again
     assert [c for _, c in again if not c.startswith("qm ")] == []
     assert {s for (step, _), s in statuses(report).items() if step != "migration-test"} <= {
-        "done", "skipped"}
+        "done",
+        "skipped",
+    }
 
 
 def test_the_tailscale_key_stays_off_argv_and_output(
@@ -62,8 +64,14 @@ def test_sudo_is_refused_without_the_forwarded_agent(sim: Simulator, client_key)
 
     async def run(forward: bool) -> int | None:
         async with asyncssh.connect(
-            host.address, host.port, username="debian", known_hosts=None,
-            client_keys=[client_key], agent_path=None, agent_forwarding=forward, config=None,
+            host.address,
+            host.port,
+            username="debian",
+            known_hosts=None,
+            client_keys=[client_key],
+            agent_path=None,
+            agent_forwarding=forward,
+            config=None,
         ) as conn:
             return (await conn.run("sudo -- pvecm create x")).exit_status
 

@@ -66,9 +66,7 @@ def test_quorum_lost_after_a_join_stops_before_the_next_join(
     assert sim.cluster.hosts["pve-1"].root_password is None  # locked again
 
 
-def test_a_slow_quorum_is_waited_for(
-    tmp_path: Path, sim: Simulator, bootstrap: Runner
-) -> None:
+def test_a_slow_quorum_is_waited_for(tmp_path: Path, sim: Simulator, bootstrap: Runner) -> None:
     sim.cluster.quorum_delay = 0.5
     stack = write_stack(tmp_path, sim.cluster)
     code, report = bootstrap(stack, "--quorum-wait", "0.2")

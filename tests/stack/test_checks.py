@@ -108,3 +108,23 @@ def test_admin_cidrs_never_open_the_admin_ports_to_the_internet(
     data["network"]["admin_cidrs"] = cidrs
     found = [p.split(": the admin ports")[0] for p in _problems(data)]
     assert found == expected
+
+
+def test_proxmox_vm_ids_min_size_and_osd_hosts_are_checked() -> None:
+    import yaml
+
+    from freetier.stack.checks import check_stack
+    from freetier.stack.model import Stack
+
+    data = yaml.safe_load(PROXMOX_EXAMPLE.read_text())
+    data["proxmox"]["talos_vms"][2]["vmid"] = 101  # talos-cp-2's default id
+    data["proxmox"]["ceph"]["min_size"] = 4
+    data["proxmox"]["hosts"][2]["osd_devices"] = []
+    problems = [f"{'.'.join(map(str, p.path))}: {p.message}"
+                for p in check_stack(Stack.model_validate(data, strict=False))]
+    assert problems == [
+        "proxmox.talos_vms.2.vmid: VM id 101 is also talos-cp-2's",
+        "proxmox.ceph.min_size: 4 is more than replicas (3)",
+        "proxmox.hosts: 2 host(s) list osd_devices; the pool's 3 replicas need OSDs on 3 "
+        "distinct hosts",
+    ]

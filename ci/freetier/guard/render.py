@@ -22,6 +22,13 @@ def verdict_line(result: GuardResult) -> str:
     return line + (f"; {maybe} more item(s) may be billed" if maybe else "")
 
 
+def verdict_with_figures(result: GuardResult) -> str:
+    """One line: the profile, the verdict and every limit over it with its figure."""
+    over = [f"{u.name} {u.used:g} of {u.limit:g} {u.unit}" for u in result.limits if u.over]
+    figures = f" ({'; '.join(over)})" if over else ""
+    return f"free tier on {result.profile.name}: {verdict_line(result)}{figures}"
+
+
 def render_guard_text(result: GuardResult) -> str:
     out = [
         f"free-tier guard: profile {result.profile.name}, "

@@ -13,6 +13,7 @@ from freetier.guard.plan import read_plan
 from freetier.guard.profile import load_prices, load_profile
 from freetier.guard.resources import Resource
 from freetier.stack import Stack
+from freetier.stack.model import FreeTier
 from freetier.talos.cilium import oci_ccm_enabled
 
 # The layer whose plan replaces what the guard derives from stack.yaml.
@@ -67,3 +68,13 @@ def run_guard(
 ) -> GuardResult:
     ctx = guard_context(stack, profile_name)
     return evaluate(gather(stack, plans, live, cluster), ctx)
+
+
+# The newest Always Free allowance: the profile a stack gets unless it names another.
+CURRENT_PROFILE: str = FreeTier.model_fields["profile"].default
+
+
+def current_verdict(stack: Stack) -> GuardResult:
+    """What the stack's own resources cost on the current allowance, offline: said by
+    `stack validate` and the PR comment before anything is created."""
+    return run_guard(stack, [], profile_name=CURRENT_PROFILE)

@@ -13,8 +13,8 @@ from freetier.flux.render import talos_bootstrap, tree_problems
 from freetier.flux.validate.render import summary
 from freetier.flux.validate.run import validate_repo
 from freetier.guard.evaluate import GuardResult
-from freetier.guard.render import render_guard_markdown, verdict_line
-from freetier.guard.run import run_guard
+from freetier.guard.render import render_guard_markdown, verdict_line, verdict_with_figures
+from freetier.guard.run import CURRENT_PROFILE, current_verdict, run_guard
 from freetier.report import Outcome, StepResult
 from freetier.stack import Stack, stack_schema_text
 from freetier.stack.derive import describe_stack
@@ -132,12 +132,15 @@ def check_guard_step(
     outcome: Outcome = "ok" if result.free else "failed"
     if result.free and result.warnings:
         outcome = "warning"
+    current: tuple[str, ...] = ()
+    if result.profile.name != CURRENT_PROFILE:  # what it would cost on today's allowance
+        current = (verdict_with_figures(current_verdict(stack)),)
     step = StepResult(
         "guard",
         title,
         outcome,
         f"{verdict_line(result)} ({note}; profile {result.profile.name})",
-        result.blocking + result.warnings,
+        current + result.blocking + result.warnings,
         markdown=render_guard_markdown(result),
     )
     return step, result

@@ -6,6 +6,7 @@ storage for VMs, then HEALTH_OK (pve-docs pveceph.adoc for the commands)."""
 
 from __future__ import annotations
 
+import functools
 import shlex
 from collections.abc import Callable
 
@@ -29,7 +30,7 @@ async def ceph(ctx: Context, hosts: tuple[PveHost, ...]) -> None:
     await on_host(ctx, "ceph-init", inv.first, lambda: _init(ctx))
     mons = await _names(ctx, ["ceph", "mon", "dump", "--format", "json"], parse.mon_names)
     for host in hosts:
-        await on_host(ctx, "ceph-mon", host, lambda host=host: _daemon(ctx, host, "mon", mons))
+        await on_host(ctx, "ceph-mon", host, functools.partial(_daemon, ctx, host, "mon", mons))
     mgrs = await _names(ctx, ["ceph", "mgr", "dump", "--format", "json"], parse.mgr_names)
     await each_host(ctx, "ceph-mgr", hosts, lambda h: _daemon(ctx, h, "mgr", mgrs))
     await each_host(ctx, "ceph-osd", hosts, lambda h: _osds(ctx, h))

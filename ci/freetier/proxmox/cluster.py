@@ -15,6 +15,7 @@ random one-time root password on the first host (`chpasswd`, on stdin), hands it
 
 from __future__ import annotations
 
+import functools
 import secrets
 
 import anyio
@@ -67,7 +68,7 @@ async def join_all(ctx: Context, hosts: tuple[PveHost, ...]) -> None:
     for host in hosts:
         if host is first:
             continue
-        await on_host(ctx, "cluster-join", host, lambda host=host: _join(ctx, host))
+        await on_host(ctx, "cluster-join", host, functools.partial(_join, ctx, host))
 
 
 async def _join(ctx: Context, host: PveHost) -> Record:

@@ -11,12 +11,28 @@ from collections.abc import Callable
 from tests.fakes.pve.state import CEPH_PACKAGES, Cluster, Guest, Refused, SimHost
 
 Result = tuple[str, str, int]
-ROOT_ONLY = {"pvecm", "pveceph", "pvesh", "qm", "pct", "ceph", "ceph-volume", "pvesm", "pveam",
-             "corosync-quorumtool", "chpasswd", "usermod", "install", "rm", "true", "lsblk"}
+ROOT_ONLY = {
+    "pvecm",
+    "pveceph",
+    "pvesh",
+    "qm",
+    "pct",
+    "ceph",
+    "ceph-volume",
+    "pvesm",
+    "pveam",
+    "corosync-quorumtool",
+    "chpasswd",
+    "usermod",
+    "install",
+    "rm",
+    "true",
+    "lsblk",
+}
 
 
 def command_key(words: list[str]) -> str:
-    """"pvecm add" for `pvecm add 10.0.0.1 ...`: what times and faults are keyed by."""
+    """ "pvecm add" for `pvecm add 10.0.0.1 ...`: what times and faults are keyed by."""
     if words and words[0] in ("pvecm", "pveceph", "qm", "pct", "pvesh", "ceph", "pveam"):
         return " ".join(words[:2])
     return words[0] if words else ""
@@ -54,9 +70,11 @@ def _hostname(cluster: Cluster, host: SimHost, args: list[str], stdin: str) -> R
 def _cat(cluster: Cluster, host: SimHost, args: list[str], stdin: str) -> Result:
     if args == ["/etc/os-release"]:
         version = {"bookworm": "12", "trixie": "13"}.get(host.codename, "11")
-        return _plain(f'PRETTY_NAME="Debian GNU/Linux {version} ({host.codename})"\n'
-                      f'NAME="Debian GNU/Linux"\nVERSION_ID="{version}"\n'
-                      f"VERSION_CODENAME={host.codename}\nID=debian\n")
+        return _plain(
+            f'PRETTY_NAME="Debian GNU/Linux {version} ({host.codename})"\n'
+            f'NAME="Debian GNU/Linux"\nVERSION_ID="{version}"\n'
+            f"VERSION_CODENAME={host.codename}\nID=debian\n"
+        )
     raise Refused(f"cat: {args[0]}: No such file or directory", 1)
 
 
@@ -90,10 +108,18 @@ def _dpkg(cluster: Cluster, host: SimHost, args: list[str], stdin: str) -> Resul
 
 def _lsblk(cluster: Cluster, host: SimHost, args: list[str], stdin: str) -> Result:
     devices = [
-        {"name": d.path, "path": d.path, "type": "disk", "fstype": d.fstype,
-         "mountpoint": d.mountpoint,
-         **({"children": [{"name": c, "path": c, "type": "part"} for c in d.children]}
-            if d.children else {})}
+        {
+            "name": d.path,
+            "path": d.path,
+            "type": "disk",
+            "fstype": d.fstype,
+            "mountpoint": d.mountpoint,
+            **(
+                {"children": [{"name": c, "path": c, "type": "part"} for c in d.children]}
+                if d.children
+                else {}
+            ),
+        }
         for d in host.disks.values()
     ]
     return _json({"blockdevices": devices})
@@ -105,46 +131,103 @@ def _pvesh(cluster: Cluster, host: SimHost, args: list[str], stdin: str) -> Resu
         raise Refused(f"pvesh: unsupported {args[:1]}")
     member = host.name in cluster.members
     if path == "/cluster/status":
-        nodes = [{"type": "node", "id": f"node/{m}", "name": m, "nodeid": i + 1,
-                  "ip": cluster.hosts[m].address, "online": int(cluster.online(m)),
-                  "local": int(m == host.name), "level": ""}
-                 for i, m in enumerate(cluster.members)] if member else [
-            {"type": "node", "id": f"node/{host.name}", "name": host.name, "nodeid": 0,
-             "ip": host.address, "online": 1, "local": 1, "level": ""}]
+        nodes = (
+            [
+                {
+                    "type": "node",
+                    "id": f"node/{m}",
+                    "name": m,
+                    "nodeid": i + 1,
+                    "ip": cluster.hosts[m].address,
+                    "online": int(cluster.online(m)),
+                    "local": int(m == host.name),
+                    "level": "",
+                }
+                for i, m in enumerate(cluster.members)
+            ]
+            if member
+            else [
+                {
+                    "type": "node",
+                    "id": f"node/{host.name}",
+                    "name": host.name,
+                    "nodeid": 0,
+                    "ip": host.address,
+                    "online": 1,
+                    "local": 1,
+                    "level": "",
+                }
+            ]
+        )
         if member:
-            nodes.insert(0, {"type": "cluster", "id": "cluster", "name": cluster.name,
-                             "nodes": len(cluster.members), "quorate": int(cluster.quorate()),
-                             "version": len(cluster.members)})
+            nodes.insert(
+                0,
+                {
+                    "type": "cluster",
+                    "id": "cluster",
+                    "name": cluster.name,
+                    "nodes": len(cluster.members),
+                    "quorate": int(cluster.quorate()),
+                    "version": len(cluster.members),
+                },
+            )
         return _json(nodes)
     if path == "/cluster/config/join":
         if not member:
             raise Refused("node is not in a cluster, no join info available!")
-        return _json({"nodelist": [
-            {"name": m, "nodeid": str(i + 1), "pve_addr": cluster.hosts[m].address,
-             "pve_fp": cluster.hosts[m].fingerprint, "quorum_votes": "1",
-             "ring0_addr": cluster.hosts[m].address} for i, m in enumerate(cluster.members)],
-            "preferred_node": host.name, "config_digest": "0" * 40, "totem": {}})
+        return _json(
+            {
+                "nodelist": [
+                    {
+                        "name": m,
+                        "nodeid": str(i + 1),
+                        "pve_addr": cluster.hosts[m].address,
+                        "pve_fp": cluster.hosts[m].fingerprint,
+                        "quorum_votes": "1",
+                        "ring0_addr": cluster.hosts[m].address,
+                    }
+                    for i, m in enumerate(cluster.members)
+                ],
+                "preferred_node": host.name,
+                "config_digest": "0" * 40,
+                "totem": {},
+            }
+        )
     if path == "/storage":
         return _json(list(cluster.storages.values()) if member else [cluster.storages["local"]])
     if path == "/cluster/resources":
-        return _json([{"vmid": g.vmid, "id": f"{g.kind}/{g.vmid}", "node": g.node,
-                       "type": g.kind, "status": g.status, "name": g.name}
-                      for g in cluster.guests.values()])
+        return _json(
+            [
+                {
+                    "vmid": g.vmid,
+                    "id": f"{g.kind}/{g.vmid}",
+                    "node": g.node,
+                    "type": g.kind,
+                    "status": g.status,
+                    "name": g.name,
+                }
+                for g in cluster.guests.values()
+            ]
+        )
     raise Refused(f"No '{path}' handler")
 
 
 def _pvecm(cluster: Cluster, host: SimHost, args: list[str], stdin: str) -> Result:
     if args[:1] == ["create"]:
         cluster.create(host, args[1])
-        return _plain("Writing corosync key to /etc/corosync/authkey.\n"
-                      "Writing corosync config to /etc/pve/corosync.conf\nRestart corosync "
-                      "and cluster filesystem\n")
+        return _plain(
+            "Writing corosync key to /etc/corosync/authkey.\n"
+            "Writing corosync config to /etc/pve/corosync.conf\nRestart corosync "
+            "and cluster filesystem\n"
+        )
     if args[:1] == ["add"]:
         opts = _options(args[2:])
         cluster.join(host, args[1], opts.get("fingerprint", ""), stdin.strip("\n"))
-        return _plain("Establishing API connection with host\nLogin succeeded.\n"
-                      "Request addition of this node\nJoin request OK, finishing setup locally\n"
-                      "waiting for quorum...OK\nsuccessfully added node to cluster.\n")
+        return _plain(
+            "Establishing API connection with host\nLogin succeeded.\n"
+            "Request addition of this node\nJoin request OK, finishing setup locally\n"
+            "waiting for quorum...OK\nsuccessfully added node to cluster.\n"
+        )
     if args[:2] == ["qdevice", "setup"]:
         if host.name not in cluster.members or len(cluster.members) % 2:
             raise Refused("QDevice only supported for clusters with an even node count")
@@ -202,84 +285,134 @@ def _pveceph(cluster: Cluster, host: SimHost, args: list[str], stdin: str) -> Re
         return _plain()
     if cluster.ceph_network is None:
         raise Refused("rados_connect failed - No such file or directory")
-    if sub == ["mon", "create"]:
+    if sub in (["mon", "create"], ["mgr", "create"]):
+        return _daemon(host, sub[0])
+    if sub == ["osd", "create"]:
+        osd = cluster.osd_create(host, args[2])
+        return _plain(
+            f"create OSD on {args[2]} (bluestore)\n--> ceph-volume lvm create "
+            f"successful for: {args[2]}\nosd.{osd}\n"
+        )
+    if sub[:1] == ["pool"]:
+        return _pveceph_pool(cluster, args[1:])
+    raise Refused(f"pveceph: unknown command {sub}")
+
+
+def _daemon(host: SimHost, kind: str) -> Result:
+    if kind == "mon":
         if host.mon:
             raise Refused(f"monitor '{host.name}' already exists")
         host.mon = True
-        return _plain(f"monmaptool: monmap file /tmp/monmap\ncreated the first monitor\n")
-    if sub == ["mgr", "create"]:
-        if host.mgr:
-            raise Refused(f"ceph manager directory '/var/lib/ceph/mgr/ceph-{host.name}' "
-                          "already exists")
-        host.mgr = True
-        return _plain(f"creating manager directory '/var/lib/ceph/mgr/ceph-{host.name}'\n")
-    if sub == ["osd", "create"]:
-        osd = cluster.osd_create(host, args[2])
-        return _plain(f"create OSD on {args[2]} (bluestore)\n--> ceph-volume lvm create "
-                      f"successful for: {args[2]}\nosd.{osd}\n")
-    if sub == ["pool", "create"]:
-        opts = _options(args[3:])
-        if args[2] in cluster.pools:
-            raise Refused(f"pool '{args[2]}' already exists")
-        cluster.pools[args[2]] = (int(opts["size"]), int(opts["min_size"]))
+        return _plain("monmaptool: monmap file /tmp/monmap\ncreated the first monitor\n")
+    if host.mgr:
+        raise Refused(f"ceph manager directory '/var/lib/ceph/mgr/ceph-{host.name}' already exists")
+    host.mgr = True
+    return _plain(f"creating manager directory '/var/lib/ceph/mgr/ceph-{host.name}'\n")
+
+
+def _pveceph_pool(cluster: Cluster, args: list[str]) -> Result:
+    name, opts = args[1], _options(args[2:])
+    if args[0] == "create":
+        if name in cluster.pools:
+            raise Refused(f"pool '{name}' already exists")
+        cluster.pools[name] = (int(opts["size"]), int(opts["min_size"]))
         if opts.get("add_storages") == "1":
-            cluster.storages[args[2]] = {"storage": args[2], "type": "rbd", "pool": args[2],
-                                         "content": "images,rootdir", "shared": 1}
+            cluster.storages[name] = {
+                "storage": name,
+                "type": "rbd",
+                "pool": name,
+                "content": "images,rootdir",
+                "shared": 1,
+            }
         return _plain()
-    if sub == ["pool", "set"]:
-        opts = _options(args[3:])
-        if args[2] not in cluster.pools:
-            raise Refused(f"pool '{args[2]}' does not exist")
-        cluster.pools[args[2]] = (int(opts["size"]), int(opts["min_size"]))
+    if args[0] == "set":
+        if name not in cluster.pools:
+            raise Refused(f"pool '{name}' does not exist")
+        cluster.pools[name] = (int(opts["size"]), int(opts["min_size"]))
         return _plain()
-    raise Refused(f"pveceph: unknown command {sub}")
+    raise Refused(f"pveceph pool: unknown command {args[0]}")
 
 
 def _ceph(cluster: Cluster, host: SimHost, args: list[str], stdin: str) -> Result:
     if cluster.ceph_network is None or host.name not in cluster.members:
-        raise Refused("Error initializing cluster client: ObjectNotFound('RADOS object not "
-                      "found (error calling conf_read_file)')", 1)
+        raise Refused(
+            "Error initializing cluster client: ObjectNotFound('RADOS object not "
+            "found (error calling conf_read_file)')",
+            1,
+        )
     sub = [a for a in args if not a.startswith("--") and a != "json"]
     if sub == ["mon", "dump"]:
-        return _json({"epoch": 1, "mons": [{"rank": i, "name": h.name,
-                                            "public_addr": f"{h.address}:6789/0"}
-                                           for i, h in enumerate(
-                                               h for h in cluster.hosts.values() if h.mon)]})
+        return _json(
+            {
+                "epoch": 1,
+                "mons": [
+                    {"rank": i, "name": h.name, "public_addr": f"{h.address}:6789/0"}
+                    for i, h in enumerate(h for h in cluster.hosts.values() if h.mon)
+                ],
+            }
+        )
     if sub == ["mgr", "dump"]:
         mgrs = [h.name for h in cluster.hosts.values() if h.mgr]
-        return _json({"active_name": mgrs[0] if mgrs else "", "available": bool(mgrs),
-                      "standbys": [{"name": n} for n in mgrs[1:]]})
+        return _json(
+            {
+                "active_name": mgrs[0] if mgrs else "",
+                "available": bool(mgrs),
+                "standbys": [{"name": n} for n in mgrs[1:]],
+            }
+        )
     if sub == ["osd", "pool", "ls", "detail"]:
-        return _json([{"pool_id": i + 1, "pool_name": n, "size": s, "min_size": m}
-                      for i, (n, (s, m)) in enumerate(cluster.pools.items())])
+        return _json(
+            [
+                {"pool_id": i + 1, "pool_name": n, "size": s, "min_size": m}
+                for i, (n, (s, m)) in enumerate(cluster.pools.items())
+            ]
+        )
     if sub == ["health"]:
         status, checks = cluster.health()
         return _json({"status": status, "checks": checks, "mutes": []})
     if sub == ["osd", "tree"]:
         nodes: list[dict[str, object]] = []
         hosts = [h for h in cluster.hosts.values() if h.osds]
-        nodes.append({"id": -1, "name": "default", "type": "root",
-                      "children": [-2 - i for i in range(len(hosts))]})
+        nodes.append(
+            {
+                "id": -1,
+                "name": "default",
+                "type": "root",
+                "children": [-2 - i for i in range(len(hosts))],
+            }
+        )
         for i, h in enumerate(hosts):
-            nodes.append({"id": -2 - i, "name": h.name, "type": "host",
-                          "children": list(h.osds)})
-            nodes += [{"id": o, "name": f"osd.{o}", "type": "osd",
-                       "status": "up" if h.reachable else "down"} for o in h.osds]
+            nodes.append({"id": -2 - i, "name": h.name, "type": "host", "children": list(h.osds)})
+            nodes += [
+                {
+                    "id": o,
+                    "name": f"osd.{o}",
+                    "type": "osd",
+                    "status": "up" if h.reachable else "down",
+                }
+                for o in h.osds
+            ]
         return _json({"nodes": nodes, "stray": []})
     raise Refused(f"ceph: unknown command {sub}", 22)
 
 
 def _ceph_volume(cluster: Cluster, host: SimHost, args: list[str], stdin: str) -> Result:
-    return _json({str(o): [{"devices": [d], "type": "block", "name": f"osd-block-{o}"}]
-                  for o, d in host.osds.items()})
+    return _json(
+        {
+            str(o): [{"devices": [d], "type": "block", "name": f"osd-block-{o}"}]
+            for o, d in host.osds.items()
+        }
+    )
 
 
 def _qm(cluster: Cluster, host: SimHost, args: list[str], stdin: str) -> Result:
     vmid = int(args[1])
     if args[0] == "create":
         if vmid in cluster.guests:
-            raise Refused(f"unable to create VM {vmid} - VM {vmid} already exists on node "
-                          f"'{cluster.guests[vmid].node}'")
+            raise Refused(
+                f"unable to create VM {vmid} - VM {vmid} already exists on node "
+                f"'{cluster.guests[vmid].node}'"
+            )
         opts = _options(args[2:])
         storage = opts.get("scsi0", "local:1").split(":")[0]
         if storage not in cluster.storages:
@@ -288,11 +421,12 @@ def _qm(cluster: Cluster, host: SimHost, args: list[str], stdin: str) -> Result:
         return _plain()
     guest = cluster.guests.get(vmid)
     if guest is None or guest.node != host.name:
-        raise Refused(f"Configuration file 'nodes/{host.name}/qemu-server/{vmid}.conf' does "
-                      "not exist", 2)
+        raise Refused(
+            f"Configuration file 'nodes/{host.name}/qemu-server/{vmid}.conf' does not exist", 2
+        )
     if args[0] == "migrate":
         cluster.migrate(host, vmid, args[2])
-        return _plain(f"migration finished successfully (duration 00:00:02)\n")
+        return _plain("migration finished successfully (duration 00:00:02)\n")
     if args[0] == "destroy":
         del cluster.guests[vmid]
         return _plain()
@@ -333,20 +467,22 @@ def _pct(cluster: Cluster, host: SimHost, args: list[str], stdin: str) -> Result
         guest.files[args[3]] = host.files[args[2]]
         return _plain()
     if args[0] == "exec":
-        inner = args[3:]
-        if inner[:2] == ["tailscale", "up"]:
-            path = inner[2].removeprefix("--auth-key=file:")
-            if guest.files.get(path) != cluster.tailscale_key:
-                raise Refused("backend error: invalid key", 1)
-            guest.tailnet = True
-            return _plain()
-        if inner[:2] == ["tailscale", "status"]:
-            state = "Running" if guest.tailnet else "NeedsLogin"
-            return _json({"BackendState": state})
-        if inner[:2] == ["rm", "-f"]:
-            guest.files.pop(inner[2], None)
-        return _plain()
+        return _pct_exec(cluster, guest, args[3:])
     raise Refused(f"pct: unknown command {args[0]}")
+
+
+def _pct_exec(cluster: Cluster, guest: Guest, inner: list[str]) -> Result:
+    if inner[:2] == ["tailscale", "up"]:
+        path = inner[2].removeprefix("--auth-key=file:")
+        if guest.files.get(path) != cluster.tailscale_key:
+            raise Refused("backend error: invalid key", 1)
+        guest.tailnet = True
+        return _plain()
+    if inner[:2] == ["tailscale", "status"]:
+        return _json({"BackendState": "Running" if guest.tailnet else "NeedsLogin"})
+    if inner[:2] == ["rm", "-f"]:
+        guest.files.pop(inner[2], None)
+    return _plain()
 
 
 def _install(cluster: Cluster, host: SimHost, args: list[str], stdin: str) -> Result:
@@ -370,11 +506,27 @@ def _options(args: list[str]) -> dict[str, str]:
 
 Handler = Callable[[Cluster, SimHost, list[str], str], Result]
 TOOLS: dict[str, Handler] = {
-    "hostname": _hostname, "cat": _cat, "uname": _uname, "test": _test, "date": _date,
-    "true": _true, "dpkg-query": _dpkg, "lsblk": _lsblk, "pvesh": _pvesh, "pvecm": _pvecm,
-    "corosync-quorumtool": _quorumtool, "chpasswd": _chpasswd, "usermod": _usermod,
-    "pveceph": _pveceph, "ceph": _ceph, "ceph-volume": _ceph_volume, "qm": _qm,
-    "pveam": _pveam, "pct": _pct, "install": _install, "rm": _rm,
+    "hostname": _hostname,
+    "cat": _cat,
+    "uname": _uname,
+    "test": _test,
+    "date": _date,
+    "true": _true,
+    "dpkg-query": _dpkg,
+    "lsblk": _lsblk,
+    "pvesh": _pvesh,
+    "pvecm": _pvecm,
+    "corosync-quorumtool": _quorumtool,
+    "chpasswd": _chpasswd,
+    "usermod": _usermod,
+    "pveceph": _pveceph,
+    "ceph": _ceph,
+    "ceph-volume": _ceph_volume,
+    "qm": _qm,
+    "pveam": _pveam,
+    "pct": _pct,
+    "install": _install,
+    "rm": _rm,
 }
 
 

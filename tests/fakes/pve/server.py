@@ -90,9 +90,14 @@ class Simulator:
             await sim._handle(host, process)
 
         server = await asyncssh.create_server(
-            Server, host.address, host.port, server_host_keys=[key],
-            authorized_client_keys=authorized, agent_forwarding=True,
-            process_factory=handle, encoding="utf-8",
+            Server,
+            host.address,
+            host.port,
+            server_host_keys=[key],
+            authorized_client_keys=authorized,
+            agent_forwarding=True,
+            process_factory=handle,
+            encoding="utf-8",
         )
         if host.port == 0:
             host.port = server.sockets[0].getsockname()[1]
@@ -145,7 +150,9 @@ class Simulator:
 
 def _wants_stdin(words: list[str]) -> bool:
     return words[:2] in (["pvecm", "add"], ["pveceph", "install"]) or words[:1] in (
-        ["chpasswd"], ["install"])
+        ["chpasswd"],
+        ["install"],
+    )
 
 
 async def _agent_holds(conn: asyncssh.SSHServerConnection, key: asyncssh.SSHKey) -> bool:
@@ -160,8 +167,22 @@ async def _agent_holds(conn: asyncssh.SSHServerConnection, key: asyncssh.SSHKey)
     return any(k.public_data == key.public_data for k in keys)
 
 
-READS = ("pvesh get", "corosync-quorumtool", "ceph ", "ceph-volume", "lsblk", "hostname",
-         "cat ", "uname", "test ", "date", "dpkg-query", "true", "pveam list", "pveam available")
+READS = (
+    "pvesh get",
+    "corosync-quorumtool",
+    "ceph ",
+    "ceph-volume",
+    "lsblk",
+    "hostname",
+    "cat ",
+    "uname",
+    "test ",
+    "date",
+    "dpkg-query",
+    "true",
+    "pveam list",
+    "pveam available",
+)
 
 
 def _changes(command: str) -> bool:
@@ -173,17 +194,21 @@ def make_hosts(count: int, *, disks: bool = True, first_address: int = 2) -> dic
     for i in range(count):
         name = f"pve-{i + 1}"
         hosts[name] = SimHost(
-            name, f"127.0.0.{first_address + i}",
-            disks={"/dev/sda": Disk("/dev/sda", children=["/dev/sda1", "/dev/sda2"]),
-                   **({"/dev/sdb": Disk("/dev/sdb")} if disks else {})},
+            name,
+            f"127.0.0.{first_address + i}",
+            disks={
+                "/dev/sda": Disk("/dev/sda", children=["/dev/sda1", "/dev/sda2"]),
+                **({"/dev/sdb": Disk("/dev/sdb")} if disks else {}),
+            },
             packages=dict(PVE_PACKAGES),
         )
     return hosts
 
 
 @contextmanager
-def simulate(cluster: Cluster, client_key: asyncssh.SSHKey, scale: float = 1.0
-             ) -> Iterator[Simulator]:
+def simulate(
+    cluster: Cluster, client_key: asyncssh.SSHKey, scale: float = 1.0
+) -> Iterator[Simulator]:
     sim = Simulator(cluster, client_key, scale=scale)
     sim.start()
     try:

@@ -48,8 +48,9 @@ class SimHost:
     clock_offset: float = 0.0
     reachable: bool = True
     root_password: str | None = None
-    fingerprint: str = field(default_factory=lambda: ":".join(
-        secrets.token_hex(1).upper() for _ in range(32)))
+    fingerprint: str = field(
+        default_factory=lambda: ":".join(secrets.token_hex(1).upper() for _ in range(32))
+    )
     joined_at: float = 0.0
     mon: bool = False
     mgr: bool = False
@@ -59,11 +60,19 @@ class SimHost:
 
 
 PVE_PACKAGES = {
-    "proxmox-ve": "8.4.0", "pve-manager": "8.4.1", "pve-cluster": "8.1.0",
-    "qemu-server": "8.3.12", "corosync": "3.1.9-pve1", "corosync-qdevice": "3.0.3-1",
+    "proxmox-ve": "8.4.0",
+    "pve-manager": "8.4.1",
+    "pve-cluster": "8.1.0",
+    "qemu-server": "8.3.12",
+    "corosync": "3.1.9-pve1",
+    "corosync-qdevice": "3.0.3-1",
 }
-CEPH_PACKAGES = {"ceph-mon": "19.2.1-pve3", "ceph-mgr": "19.2.1-pve3", "ceph-osd": "19.2.1-pve3",
-                 "ceph-volume": "19.2.1-pve3"}
+CEPH_PACKAGES = {
+    "ceph-mon": "19.2.1-pve3",
+    "ceph-mgr": "19.2.1-pve3",
+    "ceph-osd": "19.2.1-pve3",
+    "ceph-volume": "19.2.1-pve3",
+}
 
 
 @dataclass
@@ -86,8 +95,11 @@ class Cluster:
     qdevice: str | None = None
     ceph_network: str | None = None
     pools: dict[str, tuple[int, int]] = field(default_factory=dict)
-    storages: dict[str, dict[str, Any]] = field(default_factory=lambda: {
-        "local": {"storage": "local", "type": "dir", "content": "vztmpl,iso,backup"}})
+    storages: dict[str, dict[str, Any]] = field(
+        default_factory=lambda: {
+            "local": {"storage": "local", "type": "dir", "content": "vztmpl,iso,backup"}
+        }
+    )
     guests: dict[int, Guest] = field(default_factory=dict)
     next_osd: int = 0
     # the simulated world
@@ -116,10 +128,10 @@ class Cluster:
 
     # --- cluster ----------------------------------------------------------------------
     def create(self, host: SimHost, name: str) -> None:
-        if self.name is not None and host.name in self.members:
-            raise Refused(f"cluster config '/etc/pve/corosync.conf' already exists")
         if host.name in self.members:
-            raise Refused("this host already is a cluster member")
+            raise Refused("cluster config '/etc/pve/corosync.conf' already exists")
+        if self.name is not None:
+            raise Refused("the simulator holds one cluster; it exists already")
         self.name, self.members = name, [host.name]
         host.joined_at = time.monotonic() - self.quorum_delay
 
@@ -134,8 +146,10 @@ class Cluster:
         if peer.root_password is None or password != peer.root_password:
             raise Refused("401 authentication failure")
         if self.name is None or peer.name not in self.members:
-            raise Refused(f"error during cluster join: {peer.name} is not part of a cluster "
-                          "(create one first)")
+            raise Refused(
+                f"error during cluster join: {peer.name} is not part of a cluster "
+                "(create one first)"
+            )
         if not self.quorate():
             raise Refused("cluster not ready - no quorum?")
         self.members.append(host.name)
@@ -157,11 +171,13 @@ class Cluster:
             checks["MGR_DOWN"] = "no active mgr"
         sizes = [s for s, _ in self.pools.values()] or [3]
         if self.osd_hosts() < max(sizes):
-            checks["PG_DEGRADED"] = (f"OSDs on {self.osd_hosts()} host(s), fewer than the "
-                                     f"pools' size {max(sizes)}")
+            checks["PG_DEGRADED"] = (
+                f"OSDs on {self.osd_hosts()} host(s), fewer than the pools' size {max(sizes)}"
+            )
         status = "HEALTH_OK" if not checks else "HEALTH_WARN"
-        return status, {k: {"severity": "HEALTH_WARN", "summary": {"message": v}}
-                        for k, v in checks.items()}
+        return status, {
+            k: {"severity": "HEALTH_WARN", "summary": {"message": v}} for k, v in checks.items()
+        }
 
     def osd_create(self, host: SimHost, device: str) -> int:
         if self.ceph_network is None:
@@ -184,11 +200,14 @@ class Cluster:
     def migrate(self, source: SimHost, vmid: int, target: str) -> None:
         guest = self.guests.get(vmid)
         if guest is None or guest.node != source.name:
-            raise Refused(f"Configuration file 'nodes/{source.name}/qemu-server/{vmid}.conf' "
-                          "does not exist")
+            raise Refused(
+                f"Configuration file 'nodes/{source.name}/qemu-server/{vmid}.conf' does not exist"
+            )
         if target not in self.members or not self.online(target):
             raise Refused(f"target node '{target}' is not online")
         if self.storages.get(guest.storage, {}).get("shared") != 1:
-            raise Refused(f"can't migrate local disk '{guest.storage}:vm-{vmid}-disk-0': "
-                          "can't live migrate attached local disks without with-local-disks")
+            raise Refused(
+                f"can't migrate local disk '{guest.storage}:vm-{vmid}-disk-0': "
+                "can't live migrate attached local disks without with-local-disks"
+            )
         guest.node = target
