@@ -53,7 +53,10 @@ def test_stack_validate_loads_the_stack_and_nothing_of_the_cloud() -> None:
     assert "freetier.stack.model" in modules and "pydantic" in modules
     assert {m.split(".")[0] for m in modules} & {"oci", "github", "jsonschema"} == set()
     stack = {"", ".checks", ".compat", ".derive", ".load", ".model", ".problem", ".schema"}
-    assert _stages(modules) == {f"freetier.stack{m}" for m in stack}
+    # and the free-tier guard's pure core, offline, for the verdict on the current allowance
+    loaded = _stages(modules) - {f"freetier.stack{m}" for m in stack}
+    assert {m for m in loaded if _layer_of(m) > CORES} == set()  # no adapter, no stage
+    assert "freetier.guard.run" in loaded and "freetier.tenancy" not in loaded
 
 
 def test_a_subcommand_help_loads_only_its_own_group() -> None:
@@ -75,3 +78,13 @@ def test_ctrl_c_at_any_moment_is_one_line_and_exit_130(
     monkeypatch.setattr(stack, target, interrupted)  # register() reads the handler by name
     assert main(["stack", "validate", str(SHIPPED_STACK)]) == 130
     assert capsys.readouterr().err == "freetier: interrupted\n"
+
+
+CORES = 2  # the layer of the pure cores in docs/architecture.md
+
+
+def _layer_of(module: str) -> int:
+    """The docs/architecture.md layer a `freetier.` module's package sits in."""
+    from tests.test_architecture import documented_layers
+
+    return documented_layers()[module.split(".")[1]]

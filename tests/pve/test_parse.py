@@ -40,7 +40,10 @@ def test_cluster_status_outside_and_inside_a_cluster() -> None:
         '{"type":"node","name":"pve-2","local":0,"online":0}]'
     )
     assert (inside.name, inside.quorate, inside.members) == (
-        "c", True, {"pve-1": True, "pve-2": False})
+        "c",
+        True,
+        {"pve-1": True, "pve-2": False},
+    )
 
 
 def test_a_disk_with_partitions_or_a_signature_holds_data() -> None:
