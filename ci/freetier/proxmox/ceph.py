@@ -12,7 +12,14 @@ from collections.abc import Callable
 
 import anyio
 
-from freetier.proxmox.context import Context, StepError, each_host, last_lines, on_host, status_of
+from freetier.proxmox.context import (
+    Context,
+    StepError,
+    each_host,
+    on_host,
+    run_change,
+    status_of,
+)
 from freetier.proxmox.preflight import CEPH_PACKAGES, osd_disks
 from freetier.pve import parse
 from freetier.pve.inventory import PveHost
@@ -44,14 +51,15 @@ async def _install(ctx: Context, host: PveHost) -> Record:
     if not missing:
         return Record("ceph-install", host.name, "done", "Ceph packages installed")
     argv = ["pveceph", "install", "--repository", "no-subscription"]
-    out = await ctx.change(host, argv, stdin="y\n", timeout=1800)
-    return Record(
+    return await run_change(
+        ctx,
         "ceph-install",
+        host,
         host.name,
-        status_of(True, ctx.dry_run),
+        argv,
         f"installed {', '.join(missing)}",
-        last_lines(out),
-        (shlex.join(argv),),
+        stdin="y\n",
+        timeout=1800,
     )
 
 
@@ -60,14 +68,8 @@ async def _init(ctx: Context) -> Record:
     if (await ctx.read(first, ["test", "-e", CEPH_CONF])).ok:
         return Record("ceph-init", first.name, "done", f"{CEPH_CONF} exists")
     argv = ["pveceph", "init", "--network", ctx.inventory.network]
-    out = await ctx.change(first, argv)
-    return Record(
-        "ceph-init",
-        first.name,
-        status_of(True, ctx.dry_run),
-        f"Ceph configured on {ctx.inventory.network}",
-        last_lines(out),
-        (shlex.join(argv),),
+    return await run_change(
+        ctx, "ceph-init", first, first.name, argv, f"Ceph configured on {ctx.inventory.network}"
     )
 
 
@@ -82,15 +84,7 @@ async def _daemon(ctx: Context, host: PveHost, kind: str, existing: set[str]) ->
     if ctx.node(host) in existing:
         return Record(step, host.name, "done", f"{kind} {ctx.node(host)} exists")
     argv = ["pveceph", kind, "create"]
-    out = await ctx.change(host, argv)
-    return Record(
-        step,
-        host.name,
-        status_of(True, ctx.dry_run),
-        f"{kind} created",
-        last_lines(out),
-        (shlex.join(argv),),
-    )
+    return await run_change(ctx, step, host, host.name, argv, f"{kind} created")
 
 
 async def _osds(ctx: Context, host: PveHost) -> Record:
@@ -153,15 +147,7 @@ async def _pool(ctx: Context) -> Record:
         return Record(
             "ceph-pool", first.name, "done", f"pool {inv.pool} size {inv.size}/{inv.min_size}"
         )
-    result = await ctx.change(first, argv)
-    return Record(
-        "ceph-pool",
-        first.name,
-        status_of(True, ctx.dry_run),
-        summary,
-        last_lines(result),
-        (shlex.join(argv),),
-    )
+    return await run_change(ctx, "ceph-pool", first, first.name, argv, summary)
 
 
 async def _storage(ctx: Context) -> Record:
@@ -179,14 +165,13 @@ async def _storage(ctx: Context) -> Record:
             )
         return Record("ceph-storage", first.name, "done", f"RBD storage {inv.pool}")
     argv = ["pvesm", "add", "rbd", inv.pool, "--pool", inv.pool, "--content", "images,rootdir"]
-    result = await ctx.change(first, argv)
-    return Record(
+    return await run_change(
+        ctx,
         "ceph-storage",
+        first,
         first.name,
-        status_of(True, ctx.dry_run),
+        argv,
         f"RBD storage {inv.pool} for VMs and containers",
-        last_lines(result),
-        (shlex.join(argv),),
     )
 
 

@@ -20,7 +20,7 @@ import secrets
 
 import anyio
 
-from freetier.proxmox.context import Context, StepError, last_lines, on_host, status_of
+from freetier.proxmox.context import Context, StepError, last_lines, on_host, run_change
 from freetier.pve import parse
 from freetier.pve.inventory import PveHost
 from freetier.pve.report import CLUSTER, Record
@@ -50,14 +50,13 @@ async def create(ctx: Context) -> None:
                 "failed",
                 f"already in cluster {view.name!r}, not {ctx.inventory.cluster!r}",
             )
-        out = await ctx.change(first, argv)
-        return Record(
+        return await run_change(
+            ctx,
             "cluster-create",
+            first,
             first.name,
-            status_of(True, ctx.dry_run),
+            argv,
             f"cluster {ctx.inventory.cluster} created on {first.link}",
-            last_lines(out),
-            (" ".join(argv),),
         )
 
     await on_host(ctx, "cluster-create", first, work)
@@ -173,14 +172,8 @@ async def qdevice(ctx: Context) -> None:
         if now.qdevice:
             return Record(step, CLUSTER, "done", f"QDevice on {address} votes")
         argv = ["pvecm", "qdevice", "setup", address]
-        out = await ctx.change(first, argv)
-        return Record(
-            step,
-            CLUSTER,
-            status_of(True, ctx.dry_run),
-            f"QDevice on {address} (corosync-qnetd)",
-            last_lines(out),
-            (" ".join(argv),),
+        return await run_change(
+            ctx, step, first, CLUSTER, argv, f"QDevice on {address} (corosync-qnetd)"
         )
 
     await on_host(ctx, step, first, work)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import anyio
 
@@ -132,3 +133,19 @@ async def on_host(
 def last_lines(out: Output | None, count: int = 3) -> tuple[str, ...]:
     """The last lines a command printed: what its record quotes."""
     return () if out is None else tuple(out.stdout.strip().splitlines()[-count:])
+
+
+async def run_change(
+    ctx: Context,
+    step: str,
+    host: PveHost,
+    about: str,
+    argv: Sequence[str],
+    summary: str,
+    **options: Any,
+) -> Record:
+    """Run one changing command on `host` (not in a dry run) and record it for `about`."""
+    out = await ctx.change(host, argv, **options)
+    return Record(
+        step, about, status_of(True, ctx.dry_run), summary, last_lines(out), (shlex.join(argv),)
+    )

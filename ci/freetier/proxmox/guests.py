@@ -17,6 +17,15 @@ TAILSCALE_NAME = "tailscale-{host}"
 # The Tailscale container: a Debian system template (pveam), unprivileged, userspace
 # networking (OCI's VNIC drops frames from MACs it does not know, so no bridged NIC).
 KEY_FILE = "/run/freetier-ts-authkey"
+INSTALL_TAILSCALE = (
+    "command -v tailscale >/dev/null || (apt-get update -q && apt-get install -y -q curl && "
+    "curl -fsSL https://tailscale.com/install.sh | sh)"
+)
+# tailscaled's own flag for a container without /dev/net/tun (tailscale.com/kb/1112)
+USERSPACE_NETWORKING = (
+    "echo 'FLAGS=\"--tun=userspace-networking\"' >/etc/default/tailscaled && "
+    "systemctl restart tailscaled"
+)
 # Its NIC: on OCI a bridged MAC is dropped, so this bridge must be a routed/NAT one there.
 BRIDGE = "vmbr0"
 
@@ -151,38 +160,11 @@ async def _container(ctx: Context, host: PveHost, view: dict[int, parse.Guest]) 
     steps = [] if found is not None else [create]
     steps += [["pct", "start", vmid]] if found is None or found.status != "running" else []
     join = [
-        [
-            "pct",
-            "exec",
-            vmid,
-            "--",
-            "sh",
-            "-c",
-            "command -v tailscale >/dev/null || (apt-get update -q && apt-get install -y -q "
-            "curl && curl -fsSL https://tailscale.com/install.sh | sh)",
-        ],
-        [
-            "pct",
-            "exec",
-            vmid,
-            "--",
-            "sh",
-            "-c",
-            "echo 'FLAGS=\"--tun=userspace-networking\"' >/etc/default/tailscaled && "
-            "systemctl restart tailscaled",
-        ],
+        _in_ct(vmid, "sh", "-c", INSTALL_TAILSCALE),
+        _in_ct(vmid, "sh", "-c", USERSPACE_NETWORKING),
         ["pct", "push", vmid, KEY_FILE, KEY_FILE, "--perms", "0600"],
-        [
-            "pct",
-            "exec",
-            vmid,
-            "--",
-            "tailscale",
-            "up",
-            f"--auth-key=file:{KEY_FILE}",
-            f"--hostname={name}",
-        ],
-        ["pct", "exec", vmid, "--", "rm", "-f", KEY_FILE],
+        _in_ct(vmid, "tailscale", "up", f"--auth-key=file:{KEY_FILE}", f"--hostname={name}"),
+        _in_ct(vmid, "rm", "-f", KEY_FILE),
     ]
     commands = tuple(shlex.join(a) for a in (*steps, *join))
     if ctx.dry_run:
@@ -227,3 +209,8 @@ async def _template(ctx: Context, host: PveHost) -> str:
     if not ctx.dry_run:
         await ctx.change(host, ["pveam", "download", "local", candidates[-1]], timeout=1800)
     return f"local:vztmpl/{candidates[-1]}"
+
+
+def _in_ct(vmid: str, *argv: str) -> list[str]:
+    """`argv` run inside container `vmid`."""
+    return ["pct", "exec", vmid, "--", *argv]
