@@ -213,5 +213,8 @@ def test_validate_says_what_the_proxmox_example_costs_on_the_current_allowance(c
     assert body["free_tier"]["profile"] == "always-free-2026-06"
     assert body["free_tier"]["free"] is False
     assert main(["stack", "validate", str(SHIPPED_STACK)]) == 0
-    assert capsys.readouterr().out.splitlines()[1].endswith(
-        "free tier on always-free-2026-06: free: $0.00 a month")
+    assert (
+        capsys.readouterr()
+        .out.splitlines()[1]
+        .endswith("free tier on always-free-2026-06: free: $0.00 a month")
+    )

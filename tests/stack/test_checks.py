@@ -120,8 +120,10 @@ def test_proxmox_vm_ids_min_size_and_osd_hosts_are_checked() -> None:
     data["proxmox"]["talos_vms"][2]["vmid"] = 101  # talos-cp-2's default id
     data["proxmox"]["ceph"]["min_size"] = 4
     data["proxmox"]["hosts"][2]["osd_devices"] = []
-    problems = [f"{'.'.join(map(str, p.path))}: {p.message}"
-                for p in check_stack(Stack.model_validate(data, strict=False))]
+    problems = [
+        f"{'.'.join(map(str, p.path))}: {p.message}"
+        for p in check_stack(Stack.model_validate(data, strict=False))
+    ]
     assert problems == [
         "proxmox.talos_vms.2.vmid: VM id 101 is also talos-cp-2's",
         "proxmox.ceph.min_size: 4 is more than replicas (3)",
