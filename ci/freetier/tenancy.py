@@ -17,6 +17,7 @@ from typing import Any
 
 import oci
 
+from freetier.errors import ConfigError
 from freetier.guard.resources import Resource
 from freetier.ingress import tagged_name
 from freetier.oci_clients import (
@@ -26,6 +27,7 @@ from freetier.oci_clients import (
     list_all,
     load_oci_config,
     make_client,
+    remote_errors,
 )
 from freetier.stack import Stack
 
@@ -354,3 +356,48 @@ def read_tenancy(stack: Stack, env: Mapping[str, str], home: Path) -> list[Resou
     """The stack's compartment's existing resources, with the OCI config found in `env` and
     `home`."""
     return read_live(stack.oci.compartment_ocid, load_oci_config(env, home))
+
+
+# --- region subscriptions (freetier init) ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RegionSubscription:
+    """One region the tenancy is subscribed to; exactly one is its home region."""
+
+    name: str  # e.g. uk-london-1
+    key: str  # e.g. LHR
+    home: bool
+    status: str  # READY or IN_PROGRESS
+
+
+def region_subscriptions(
+    config: Mapping[str, Any], *, retry: RetryPolicy = DEFAULT_RETRY
+) -> list[RegionSubscription]:
+    """The tenancy's region subscriptions (IdentityClient.list_region_subscriptions): a signed
+    call, so it also proves the API key. A key OCI refuses (401) is bad input: the config
+    names the wrong fingerprint, user or tenancy, or the public key was never uploaded."""
+    identity = make_client(oci.identity.IdentityClient, config, retry=retry)
+    endpoint = getattr(identity.base_client, "endpoint", None)
+    with remote_errors("IdentityClient list_region_subscriptions", endpoint):
+        try:
+            items = identity.list_region_subscriptions(config["tenancy"]).data
+        except oci.exceptions.ServiceError as exc:
+            if exc.status != 401:
+                raise
+            raise ConfigError(
+                [
+                    "OCI config: the API key was refused (HTTP 401 NotAuthenticated): check "
+                    "user, fingerprint and tenancy, and that the public key is uploaded to "
+                    "the user"
+                ]
+            ) from None
+    return [
+        RegionSubscription(
+            name=str(item.region_name),
+            key=str(item.region_key),
+            home=bool(item.is_home_region),
+            status=str(item.status),
+        )
+        for item in items
+    ]

@@ -25,8 +25,10 @@ With `prefix="/api/v3"` it serves like GitHub Enterprise: REST under /api/v3, Gr
 read `requests` (no header is recorded, so no token either).
 
 The fake is split by concern: this module serves, dispatches and keeps the pull request,
-comment and label rules; `github_git` the git object store and its endpoints and
-`github_apps` the accounts and check runs (both mixed into `FakeGitHub`); `github_state` the
+comment and label rules; `github_git` the git object store and its endpoints,
+`github_apps` the accounts and check runs and `github_actions` the deployment environments
+and Actions secrets, sealed to per-repository and per-environment keys (all three mixed into
+`FakeGitHub`); `github_state` the
 records they work on; `github_wire` GitHub's error and pagination conventions. The names tests
 use are all importable from here.
 """
@@ -46,6 +48,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+from tests.fakes.github_actions import ActionsSecrets, Status
 from tests.fakes.github_apps import Identities
 from tests.fakes.github_git import GitStore
 from tests.fakes.github_state import CheckRunRecord, Comment, GitCommit, Label, Pull, Repo
@@ -113,7 +116,7 @@ Handler = Callable[["FakeGitHub", Repo, dict[str, str], dict[str, list[str]], An
 _REPO = r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)"
 
 
-class FakeGitHub(GitStore, Identities, LocalServer):
+class FakeGitHub(GitStore, Identities, ActionsSecrets, LocalServer):
     """The state and the rules; `serve()` runs it on 127.0.0.1."""
 
     def __init__(
@@ -134,6 +137,7 @@ class FakeGitHub(GitStore, Identities, LocalServer):
         self.lock = threading.Lock()
         self._ids = itertools.count(1001)
         self._clock = itertools.count(1)
+        self._actions_state()
 
     # --- seeding ---------------------------------------------------------------------------
 
@@ -342,6 +346,8 @@ class FakeGitHub(GitStore, Identities, LocalServer):
             if repo is None:
                 raise not_found()
             result = handler(self, repo, params, query, body)
+            if isinstance(result, Status):
+                return result.status, None, {}
             if isinstance(result, Page):
                 link_url = f"{self.url}/repositories/{repo.id}{path[match.end('repo') :]}"
                 return 200, result.body(), result.link_header(link_url, query)
@@ -686,6 +692,31 @@ ROUTES: list[tuple[str, re.Pattern[str], Handler, int]] = [
         ("GET", "/pulls", FakeGitHub.list_pulls, 200),
         ("POST", "/pulls", FakeGitHub.create_pull, 201),
         ("PATCH", r"/pulls/(?P<number>\d+)", FakeGitHub.update_pull, 200),
+        ("GET", "/actions/secrets/public-key", FakeGitHub.get_repo_public_key, 200),
+        ("GET", "/actions/secrets", FakeGitHub.list_repo_secrets, 200),
+        ("GET", r"/actions/secrets/(?P<name>[^/]+)", FakeGitHub.get_repo_secret, 200),
+        ("PUT", r"/actions/secrets/(?P<name>[^/]+)", FakeGitHub.put_repo_secret, 201),
+        ("GET", "/environments", FakeGitHub.list_environments, 200),
+        ("GET", r"/environments/(?P<env>[^/]+)", FakeGitHub.get_environment, 200),
+        ("PUT", r"/environments/(?P<env>[^/]+)", FakeGitHub.put_environment, 200),
+        (
+            "GET",
+            r"/environments/(?P<env>[^/]+)/secrets/public-key",
+            FakeGitHub.get_environment_public_key,
+            200,
+        ),
+        (
+            "GET",
+            r"/environments/(?P<env>[^/]+)/secrets",
+            FakeGitHub.list_environment_secrets,
+            200,
+        ),
+        (
+            "PUT",
+            r"/environments/(?P<env>[^/]+)/secrets/(?P<name>[^/]+)",
+            FakeGitHub.put_environment_secret,
+            201,
+        ),
     )
 ]
 

@@ -78,6 +78,8 @@ class OciResources:
         self.region = region
         self.compartments: set[str] = {tenancy}
         self.state: dict[str, list[dict[str, Any]]] = {spec.kind: [] for spec in LISTS.values()}
+        # The tenancy's region subscriptions; the fake's own region is its home region.
+        self.region_subscriptions: list[dict[str, Any]] = [_subscription(region, home=True)]
         self.lock = threading.Lock()
         self._ids = itertools.count(1)
 
@@ -85,6 +87,18 @@ class OciResources:
 
     def ocid(self, kind: str) -> str:
         return f"ocid1.{kind}.oc1.{self.region}.fake{next(self._ids):06d}"
+
+    def subscribe_region(self, region: str, *, home: bool = False) -> None:
+        """Subscribe the tenancy to `region`; with `home`, make it the home region instead of
+        the one the fake started with (a tenancy has exactly one)."""
+        with self.lock:
+            if home:
+                for subscription in self.region_subscriptions:
+                    subscription["isHomeRegion"] = False
+            self.region_subscriptions = [
+                s for s in self.region_subscriptions if s["regionName"] != region
+            ]
+            self.region_subscriptions.append(_subscription(region, home=home))
 
     def add_compartment(self, ocid: str | None = None) -> str:
         compartment = ocid or f"ocid1.compartment.oc1..fake{next(self._ids):06d}"
@@ -337,7 +351,17 @@ class OciResources:
     # --- the rules -------------------------------------------------------------------------
 
     def _tenancy_routes(self) -> list[Route]:
-        return [("GET", f"{CORE}/availabilityDomains", self._availability_domains)]
+        return [
+            ("GET", f"{CORE}/availabilityDomains", self._availability_domains),
+            ("GET", f"{CORE}/tenancies/([^/]+)/regionSubscriptions", self._region_subscriptions),
+        ]
+
+    def _region_subscriptions(self, call: Call) -> Answer:
+        """ListRegionSubscriptions: a bare array, not paged; another tenancy's is not found."""
+        if call.groups[0] != self.tenancy:
+            raise not_found()
+        with self.lock:
+            return 200, [dict(s) for s in self.region_subscriptions], {}
 
     def _availability_domains(self, call: Call) -> Answer:
         self._compartment(call.query, "compartmentId")
@@ -407,6 +431,22 @@ class OciResources:
         if not 1 <= limit <= MAX_LIMIT:
             raise ApiError(400, "InvalidParameter", f"limit must be in 1..{MAX_LIMIT}")
         return min(limit, self.page_size)
+
+
+# Region keys of the regions tests use (docs.oracle.com, "Regions and Availability Domains").
+REGION_KEYS = {
+    "eu-frankfurt-1": "FRA",
+    "uk-london-1": "LHR",
+    "us-ashburn-1": "IAD",
+    "us-phoenix-1": "PHX",
+    "eu-amsterdam-1": "AMS",
+}
+
+
+def _subscription(region: str, *, home: bool) -> dict[str, Any]:
+    """A RegionSubscription as Identity returns it (camelCase, status READY)."""
+    key = REGION_KEYS.get(region, region.split("-")[1][:3].upper())
+    return {"regionKey": key, "regionName": region, "status": "READY", "isHomeRegion": home}
 
 
 def public(item: dict[str, Any]) -> dict[str, Any]:

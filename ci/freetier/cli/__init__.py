@@ -20,6 +20,7 @@ from freetier.cli import (
     guard,
     images,
     images_publish,
+    init,
     plans,
     pr,
     proxmox,
@@ -37,6 +38,7 @@ __all__ = ["build_parser", "main"]
 
 # Command groups in the order of `freetier --help`; `images_publish` adds to `images`.
 GROUPS = (
+    init,
     stack,
     schema,
     doctor,

@@ -20,7 +20,13 @@ from freetier.stack.model import Stack
 
 def load_stack(path: Path) -> Stack:
     """Load and fully check `path`; nothing is written either way."""
-    tree = parse_yaml(path)
+    return load_stack_text(read_text(path), path)
+
+
+def load_stack_text(text: str, path: Path) -> Stack:
+    """Check `text` as the content `path` would have (errors name `path`): how a command
+    checks a stack it is about to write."""
+    tree = parse_yaml_text(text, path)
     try:
         stack = Stack.model_validate(to_plain(tree))
     except ValidationError as exc:
@@ -33,7 +39,11 @@ def load_stack(path: Path) -> Stack:
 
 def parse_yaml(path: Path) -> CommentedMap:
     """The file's top-level mapping, keeping line numbers for error messages."""
-    text = read_text(path)
+    return parse_yaml_text(read_text(path), path)
+
+
+def parse_yaml_text(text: str, path: Path) -> CommentedMap:
+    """`text` (the content of `path`) as its top-level mapping, with line numbers."""
     if not text.strip():
         raise ConfigError([f"{path}: file is empty"])
     try:
