@@ -37,7 +37,6 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
         "production and images environments and their secrets. Local only: there is no "
         "Dagger function for it.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_stack(init)
     init.add_argument("--name", help="stack name (a DNS label)")

@@ -8,6 +8,7 @@ since asking again cannot fix a bad request. The token never appears in a messag
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import time
@@ -169,7 +170,12 @@ def require_token(token: str) -> str:
 def connect(
     token: str, *, base_url: str | None = None, retry: RetryPolicy = DEFAULT_RETRY
 ) -> Github:
-    """A PyGithub client for `token` against `base_url` (see `api_url`)."""
+    """A PyGithub client for `token` against `base_url` (see `api_url`).
+
+    PyGithub hands its "github" logger a stderr handler at INFO (github/__init__.py), so every
+    refused request (a 403, a 404) would print a line before our own one-line error: only its
+    warnings are let through."""
+    logging.getLogger("github").setLevel(logging.WARNING)
     return Github(
         auth=Token(require_token(token)),
         base_url=api_url(base_url),

@@ -6,8 +6,12 @@ it back, so init cannot tell an old value from a new one) unless `replace` asks 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from freetier.setup.model import ENVIRONMENT_SECRETS, MANUAL_STEPS, Report
+
+if TYPE_CHECKING:
+    from freetier.github.client import RetryPolicy
 
 # A secret's value, or None when there is none to give (the row then says how to give it).
 SecretSource = Callable[[str], str | None]
@@ -24,6 +28,7 @@ def setup_github(
     replace: bool,
     dry_run: bool,
     api_url: str | None = None,
+    retry: RetryPolicy | None = None,
 ) -> None:
     from freetier.github.actions import (
         create_environment,
@@ -31,9 +36,9 @@ def setup_github(
         put_secret,
         secret_names,
     )
-    from freetier.github.client import connect, open_repository
+    from freetier.github.client import DEFAULT_RETRY, connect, open_repository
 
-    gh = connect(token, base_url=api_url)
+    gh = connect(token, base_url=api_url, retry=retry or DEFAULT_RETRY)
     repo = open_repository(gh, repo_name, token)
     existing = environment_names(repo, token)
     for environment, names in ENVIRONMENT_SECRETS.items():

@@ -13,6 +13,7 @@ import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from freetier.errors import ConfigError
 from freetier.files import read_text, write_files
@@ -38,6 +39,9 @@ from freetier.setup.model import (
 from freetier.setup.stack_edit import apply_answers, current_value
 from freetier.stack import Stack, load_stack_text
 
+if TYPE_CHECKING:
+    from freetier.github.client import RetryPolicy
+
 
 @dataclass(frozen=True)
 class InitOptions:
@@ -48,6 +52,9 @@ class InitOptions:
     skip_oci: bool = False
     replace_secrets: bool = False
     dry_run: bool = False
+    # How patient to be with GitHub; None: the client's default (which paces writes a second
+    # apart, as GitHub asks).
+    github_retry: RetryPolicy | None = None
 
 
 def run_init(
@@ -116,6 +123,7 @@ def run_init(
             replace=options.replace_secrets,
             dry_run=options.dry_run,
             api_url=env.get("GITHUB_API_URL") or None,
+            retry=options.github_retry,
         )
     return report
 
