@@ -372,12 +372,15 @@ class RegionSubscription:
 
 
 def region_subscriptions(
-    config: Mapping[str, Any], *, retry: RetryPolicy = DEFAULT_RETRY
+    config: Mapping[str, Any],
+    *,
+    retry: RetryPolicy = DEFAULT_RETRY,
+    env: Mapping[str, str] | None = None,
 ) -> list[RegionSubscription]:
     """The tenancy's region subscriptions (IdentityClient.list_region_subscriptions): a signed
     call, so it also proves the API key. A key OCI refuses (401) is bad input: the config
     names the wrong fingerprint, user or tenancy, or the public key was never uploaded."""
-    identity = make_client(oci.identity.IdentityClient, config, retry=retry)
+    identity = make_client(oci.identity.IdentityClient, config, retry=retry, env=env)
     endpoint = getattr(identity.base_client, "endpoint", None)
     with remote_errors("IdentityClient list_region_subscriptions", endpoint):
         try:

@@ -156,7 +156,7 @@ def check_oci(env: Mapping[str, str], home: Path) -> OciFacts:
     key_file = config.get("key_file")
     if key_file:
         check_private_mode(Path(str(key_file)).expanduser(), "OCI API private key")
-    subscriptions = region_subscriptions(config)
+    subscriptions = region_subscriptions(config, env=env)
     homes = [s.name for s in subscriptions if s.home]
     where = f"{oci_config_path(env, home)} [{env.get(PROFILE_ENV) or DEFAULT_PROFILE}]"
     return OciFacts(
