@@ -11,12 +11,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 
 from freetier.cli import main
 from freetier.secrets.model import IDENTITY_FILE
 from tests.conftest import SHIPPED_STACK
-from tests.secrets.harness import sops_binary
+from tests.secrets.test_store import decrypt
 from tests.setup.conftest import TOKEN, VALUES, World
 
 OAUTH = "infrastructure/controllers/tailscale-operator/operator-oauth.sops.yaml"
@@ -30,20 +29,6 @@ PLAN = [
     "TS_AUTH_KEY",
 ]
 PRODUCTION = sorted([*PLAN, "FREETIER_AGE_KEY", "TS_OAUTH_CLIENT_ID", "TS_OAUTH_SECRET"])
-
-
-def _decrypt(root: Path, relpath: str) -> dict[str, object]:
-    done = subprocess.run(
-        [sops_binary(), "decrypt", relpath],
-        cwd=root,
-        env={**os.environ, "SOPS_AGE_KEY_FILE": str(root / IDENTITY_FILE)},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    data = yaml.safe_load(done.stdout)
-    assert isinstance(data, dict)
-    return data
 
 
 def _mode(path: Path) -> int:
@@ -90,11 +75,11 @@ def test_a_fresh_fork_is_set_up_non_interactively(
 
     # The age identity, .sops.yaml for it, and the user Secrets through the real sops.
     assert _mode(world.root / IDENTITY_FILE) == 0o600
-    assert _decrypt(world.root, OAUTH)["stringData"] == {
+    assert decrypt(world.root, OAUTH)["stringData"] == {
         "client_id": "canary-operator-id-c1d2",
         "client_secret": "canary-operator-secret-e3f4",
     }
-    grafana = _decrypt(world.root, GRAFANA)
+    grafana = decrypt(world.root, GRAFANA)
     assert grafana["stringData"]["token"] == "glc_canary-grafana-token-a5b6"  # type: ignore[index]
     assert grafana["metadata"]["annotations"] == {  # type: ignore[index]
         "freetier.dev/placeholder-keys": "loki_url,loki_username,prometheus_url,prometheus_username"

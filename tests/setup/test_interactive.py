@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from freetier.secrets.model import IDENTITY_FILE
+from tests.secrets.test_store import decrypt
 from tests.setup.conftest import World
-from tests.setup.test_init import GRAFANA, _decrypt
+from tests.setup.test_init import GRAFANA
 
 HIDDEN = "glc_typed-at-the-terminal-5e6f"
 
@@ -104,7 +105,7 @@ def test_questions_on_a_terminal_with_hidden_secrets(
     assert "    - 100.64.0.7/32\n    - 100.64.0.8/32    " in text
     assert "  repo_url: https://github.com/octo/lab\n" in text
     assert "  alert_email: me@lab.test\n" in text
-    assert _decrypt(world.root, GRAFANA)["stringData"]["token"] == HIDDEN  # type: ignore[index]
+    assert decrypt(world.root, GRAFANA)["stringData"]["token"] == HIDDEN  # type: ignore[index]
     assert (world.root / IDENTITY_FILE).exists()
 
 
