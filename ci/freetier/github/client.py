@@ -173,9 +173,11 @@ def connect(
     """A PyGithub client for `token` against `base_url` (see `api_url`).
 
     PyGithub hands its "github" logger a stderr handler at INFO (github/__init__.py), so every
-    refused request (a 403, a 404) would print a line before our own one-line error: only its
-    warnings are let through."""
-    logging.getLogger("github").setLevel(logging.WARNING)
+    refused request (a 403, a 404) would print a line before our own one-line error: left at
+    that default, only its warnings are let through (a level someone chose is kept)."""
+    pygithub = logging.getLogger("github")
+    if pygithub.level == logging.INFO:
+        pygithub.setLevel(logging.WARNING)
     return Github(
         auth=Token(require_token(token)),
         base_url=api_url(base_url),
