@@ -114,6 +114,8 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     root = tmp_path / "fork"
     root.mkdir()
     shutil.copyfile(SHIPPED_STACK, root / "stack.yaml")
+    (root / "tofu" / "oci").mkdir(parents=True)
+    shutil.copyfile(SHIPPED_STACK.parent / "tofu/oci/versions.tf", root / "tofu/oci/versions.tf")
     home = tmp_path / "home"
     (home / ".oci").mkdir(parents=True)
     credentials = write_oci_credentials(home / ".oci")

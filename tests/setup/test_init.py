@@ -72,6 +72,9 @@ def test_a_fresh_fork_is_set_up_non_interactively(
     assert derived[0] == "ssh-ed25519"
     assert private.with_name("id_ed25519.pub").read_text().split()[:2] == derived[:2]
     assert _mode(world.root / "secrets") == 0o700
+    # The public key reaches the oci layer (bastion, Debian hosts) through a committed file.
+    tfvars = json.loads((world.root / "tofu/oci/ssh.auto.tfvars.json").read_text())
+    assert tfvars == {"ssh_public_key": f"{derived[0]} {derived[1]} freetier"}
 
     # The age identity, .sops.yaml for it, and the user Secrets through the real sops.
     assert _mode(world.root / IDENTITY_FILE) == 0o600

@@ -132,7 +132,7 @@ resource "oci_core_instance" "bastion" {
 
     precondition {
       condition     = var.ssh_public_key != ""
-      error_message = "The bastion needs ssh_public_key (an OpenSSH public key line); `freetier setup` creates one."
+      error_message = "The bastion needs ssh_public_key (an OpenSSH public key line); `freetier init` writes it to ssh.auto.tfvars.json."
     }
     precondition {
       condition     = var.tailscale_authkey != ""

@@ -4,6 +4,7 @@ with the tenancy's home region."""
 
 from __future__ import annotations
 
+import json
 import secrets
 import stat
 from collections.abc import Mapping
@@ -16,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from freetier.errors import ConfigError
 from freetier.files import read_text, write_files
+from freetier.layers import LAYER_MARKER, layer_folder
 from freetier.setup.model import FINGERPRINT_KEY_FILE, SSH_KEY_FILE, Report
 
 SSH_COMMENT = "freetier"
@@ -83,6 +85,43 @@ def ensure_ssh_key(root: Path, given: Path | None, report: Report, *, dry_run: b
     write_files(private.parent, {private.name: pem, public.name: line + "\n"})
     report.add("SSH key", "created", f"{private} (ed25519, mode 0600, git-ignored)")
     return line
+
+
+# tofu loads every *.auto.tfvars.json of a layer: the public key reaches the oci layer's
+# `ssh_public_key` (bastion, Debian hosts) from a file committed beside the layer, as the
+# image OCIDs do (images.auto.tfvars.json). A public key: safe to commit.
+SSH_TFVARS = "ssh.auto.tfvars.json"
+
+
+def ssh_tfvars_text(public_line: str) -> str:
+    """The tfvars file's exact text.
+
+    >>> print(ssh_tfvars_text("ssh-ed25519 AAAA freetier"), end="")
+    {
+      "ssh_public_key": "ssh-ed25519 AAAA freetier"
+    }
+    """
+    return json.dumps({"ssh_public_key": public_line}, indent=2) + "\n"
+
+
+def ensure_ssh_tfvars(stack_file: Path, public_line: str, report: Report, *, dry_run: bool) -> None:
+    """tofu/oci/ssh.auto.tfvars.json carries the public key; skipped where no oci layer is."""
+    folder = layer_folder(stack_file, "oci")
+    item = f"tofu/oci/{SSH_TFVARS}"
+    if not (folder / LAYER_MARKER).is_file():
+        report.add(item, "skipped", f"no oci layer at {folder}")
+        return
+    target = folder / SSH_TFVARS
+    text = ssh_tfvars_text(public_line)
+    if target.is_file() and read_text(target) == text:
+        report.add(item, "kept", "the SSH public key")
+        return
+    exists = target.exists()
+    if dry_run:
+        report.add(item, "would update" if exists else "would create", "the SSH public key")
+        return
+    write_files(folder, {SSH_TFVARS: text})
+    report.add(item, "updated" if exists else "created", "the SSH public key (commit it)")
 
 
 def _load_private(path: Path) -> Ed25519PrivateKey:

@@ -22,6 +22,7 @@ from freetier.setup.local import (
     OciFacts,
     check_oci,
     ensure_ssh_key,
+    ensure_ssh_tfvars,
     fingerprint_key,
     region_warning,
 )
@@ -97,6 +98,7 @@ def run_init(
     ssh = ensure_ssh_key(root, options.ssh_public_key, report, dry_run=options.dry_run)
     if ssh:
         report.facts["ssh_public_key"] = ssh  # a public key: safe to show
+        ensure_ssh_tfvars(options.stack, ssh, report, dry_run=options.dry_run)
     from freetier.setup.flux_secrets import ensure_flux_secrets
 
     ensure_flux_secrets(
