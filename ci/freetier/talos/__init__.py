@@ -16,6 +16,7 @@ from freetier.talos.cilium import (
     cilium_values,
     metadata_egress_policy,
     oci_ccm_enabled,
+    talos_cluster_documents,
     talos_cluster_patch,
 )
 
@@ -31,5 +32,6 @@ __all__ = [
     "cilium_values",
     "metadata_egress_policy",
     "oci_ccm_enabled",
+    "talos_cluster_documents",
     "talos_cluster_patch",
 ]

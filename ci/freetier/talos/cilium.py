@@ -20,13 +20,16 @@ cert-manager, which runs only once the CNI does.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
 from freetier.charts import CILIUM, GATEWAY_API, OCI_CCM
 from freetier.ingress import ingress_enabled
 from freetier.stack.model import Stack
+from freetier.talos.form import V1ALPHA1, config_form
+
+Role = Literal["controlplane", "worker"]
 
 CILIUM_NAMESPACE = "kube-system"
 CILIUM_RELEASE = "cilium"
@@ -130,7 +133,8 @@ def oci_ccm_enabled(stack: Stack) -> bool:
 
 
 def talos_cluster_patch(stack: Stack) -> dict[str, Any]:
-    """The Talos machine-config patch for the cluster network (every node gets it).
+    """The Talos 1.13 (v1alpha1) machine-config patch for the cluster network (every node
+    gets it).
 
     No Talos CNI (Cilium is installed instead), kube-proxy off when Cilium replaces it,
     KubePrism on the port the Cilium values use, and the stack's pod and service CIDRs. With
@@ -150,16 +154,81 @@ def talos_cluster_patch(stack: Stack) -> dict[str, Any]:
         # Before Cilium's operator starts, or its Gateway controller stays off until a restart.
         cluster["extraManifests"] = [GATEWAY_API.release_asset("standard-install.yaml")]
     if oci_ccm_enabled(stack):
-        cluster["externalCloudProvider"] = {
-            "enabled": True,
-            "manifests": [
-                OCI_CCM.release_asset("oci-cloud-controller-manager-rbac.yaml"),
-                OCI_CCM.release_asset("oci-cloud-controller-manager.yaml"),
-            ],
-        }
+        cluster["externalCloudProvider"] = _external_cloud_provider()
     return {
         "cluster": cluster,
         "machine": {"features": {"kubePrism": {"enabled": True, "port": KUBEPRISM_PORT}}},
+    }
+
+
+def talos_cluster_documents(stack: Stack, role: Role) -> list[dict[str, Any]]:
+    """The cluster-wide patches a node of `role` gets, in the form of the pinned Talos line:
+    the one v1alpha1 patch for 1.13 (the same for both roles), the multi-document kinds for
+    1.14 (`talos_cluster_multidoc`)."""
+    if config_form(stack.versions.talos) == V1ALPHA1:
+        return [talos_cluster_patch(stack)]
+    return talos_cluster_multidoc(stack, role)
+
+
+# The apiVersion of every Talos multi-document kind used here.
+DOC_VERSION = "v1alpha1"
+GATEWAY_API_MANIFEST = "gateway-api-standard-install"
+
+
+def talos_cluster_multidoc(stack: Stack, role: Role) -> list[dict[str, Any]]:
+    """The same settings as `talos_cluster_patch`, as Talos 1.14 documents.
+
+    Kinds and fields from pkg/machinery/config/types/k8s at v1.14.0-rc.1. Every node gets the
+    pod and service subnets (KubeNetworkConfig) and KubePrism (KubePrismConfig: its presence
+    enables it). Control planes only, because Talos refuses these kinds on other machines
+    (`ControlplaneOnlyDocument`) or only control planes act on them: CNI none, which 1.14 has
+    no field for, so the Flannel document `gen config` still emits (siderolabs/talos#13958)
+    is deleted with `$patch: delete` (a whole-document delete: pkg/machinery/config/
+    configloader/internal/decoder testdata/delete; deleting a document that is absent is
+    skipped, configpatcher/strategic.go); kube-proxy on or off (KubeProxyConfig `enabled`);
+    and the Gateway API CRDs as a KubeExternalManifestConfig.
+
+    The external cloud provider has no 1.14 kind: `cluster.externalCloudProvider` is still
+    the v1alpha1 field 1.14 reads for the kubelet's `--cloud-provider=external`
+    (internal/app/machined/pkg/controllers/k8s/kubelet_config.go) and for the CCM's manifests,
+    applied right after Talos's own (control_plane.go: priority 30, before external and
+    inline manifests at 99), so it stays a v1alpha1 patch, on every node.
+    """
+    documents: list[dict[str, Any]] = [
+        _kind(
+            "KubeNetworkConfig",
+            podSubnets=[stack.network.pod_cidr],
+            serviceSubnets=[stack.network.service_cidr],
+        )
+    ]
+    if role == "controlplane":
+        documents.append({**_kind("KubeFlannelCNIConfig"), "$patch": "delete"})
+        documents.append(_kind("KubeProxyConfig", enabled=stack.kubernetes.kube_proxy))
+        if ingress_enabled(stack):
+            documents.append(
+                _kind(
+                    "KubeExternalManifestConfig",
+                    name=GATEWAY_API_MANIFEST,
+                    url=GATEWAY_API.release_asset("standard-install.yaml"),
+                )
+            )
+    if oci_ccm_enabled(stack):
+        documents.append({"cluster": {"externalCloudProvider": _external_cloud_provider()}})
+    documents.append(_kind("KubePrismConfig", port=KUBEPRISM_PORT))
+    return documents
+
+
+def _kind(kind: str, **fields: Any) -> dict[str, Any]:
+    return {"apiVersion": DOC_VERSION, "kind": kind, **fields}
+
+
+def _external_cloud_provider() -> dict[str, Any]:
+    return {
+        "enabled": True,
+        "manifests": [
+            OCI_CCM.release_asset("oci-cloud-controller-manager-rbac.yaml"),
+            OCI_CCM.release_asset("oci-cloud-controller-manager.yaml"),
+        ],
     }
 
 

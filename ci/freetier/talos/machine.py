@@ -2,30 +2,41 @@
 
 `node_patches(stack, node)` returns the documents the tofu/talos layer hands to the Talos
 provider's `config_patches` for that node, in order; `freetier talos config` prints the same
-list. They are written in the machine-config form of the pinned Talos line (`config_form`):
-Talos 1.13 takes v1alpha1 patches for the machine and cluster, and separate documents for the
-hostname (HostnameConfig), time (TimeSyncConfig), extension services and the ingress firewall,
-the only form its published schema (pkg/machinery/config/schemas/config.schema.json at
-v1.13.9) accepts: that schema has no `machine.network` or `machine.time` any more.
+list. They are written in the machine-config form of the pinned Talos line
+(`freetier.talos.form.config_form`):
 
-Talos 1.14 moves most of v1alpha1 into multi-document kinds (KubeNetworkConfig, KubeNodeConfig,
-KubePrismConfig, KubeProxyConfig, ...: the "Kubernetes Multi-document Configuration" note in
-hack/release.toml at v1.14.0-rc.1). That form is not written here yet, so a 1.14 stack is
-refused with a clear error rather than given patches that Talos 1.14 would read differently.
+- Talos 1.13 takes v1alpha1 patches for the machine and cluster, and separate documents for the
+  hostname (HostnameConfig), time (TimeSyncConfig), extension services and the ingress
+  firewall, the only form its published schema (pkg/machinery/config/schemas/
+  config.schema.json at v1.13.9) accepts: that schema has no `machine.network` or
+  `machine.time` any more.
+- Talos 1.14 moves the Kubernetes settings into multi-document kinds, and its generated
+  configuration holds those kinds, which refuse the v1alpha1 fields they replace (see
+  `freetier.talos.form`). The node's part: kubelet node IP and node labels in KubeNodeConfig,
+  the API server's extra certificate SANs in KubeAPIServerConfig, the install disk in
+  UnattendedInstallConfig (which replaces `machine.install`; the two are exclusive), and the
+  Talos API's certSANs, still `machine.certSANs` in 1.14. Hostname, time, extension service
+  and firewall documents are the same kinds as in 1.13 (the 1.14 schema holds them unchanged).
+  Sources: pkg/machinery/config/types/{k8s,runtime,v1alpha1} at v1.14.0-rc.1, the newest 1.14
+  tag reachable from here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from freetier.errors import ConfigError
-from freetier.stack.compat import minor
 from freetier.stack.model import Stack
-from freetier.talos.cilium import OCI_METADATA_ADDRESS, talos_cluster_patch
+from freetier.talos.cilium import (
+    DOC_VERSION,
+    OCI_METADATA_ADDRESS,
+    Role,
+    talos_cluster_documents,
+)
 from freetier.talos.firewall import firewall_documents
+from freetier.talos.form import V1ALPHA1, config_form
 
-Role = Literal["controlplane", "worker"]
 Document = dict[str, Any]
 
 # The Image Factory name of the Tailscale system extension (siderolabs/extensions,
@@ -48,25 +59,10 @@ INSTALL_DISK = "/dev/sda"
 # the NodeRestriction admission plugin keeps for itself.
 LABEL_PREFIX = "freetier.dev"
 
-ConfigForm = Literal["v1alpha1-1.13"]
-
-
 @dataclass(frozen=True)
 class TalosNode:
     name: str
     role: Role
-
-
-def config_form(talos_version: str) -> ConfigForm:
-    """The machine-config form written for a Talos version; ConfigError for one not written."""
-    if minor(talos_version) == (1, 13):
-        return "v1alpha1-1.13"
-    raise ConfigError(
-        [
-            f"versions.talos: {talos_version}: freetier writes the machine configuration of "
-            "Talos 1.13 only (1.14 moved it to multi-document kinds); pin a v1.13 release"
-        ]
-    )
 
 
 def talos_nodes(stack: Stack) -> list[TalosNode]:
@@ -92,7 +88,7 @@ def schematic(stack: Stack) -> dict[str, Any]:
 
 def node_patches(stack: Stack, node: str) -> list[dict[str, Any]]:
     """The config patches of `node`, in the order the provider applies them."""
-    config_form(stack.versions.talos)
+    form = config_form(stack.versions.talos)
     target = _find(stack, node)
     if stack.topology != "direct":
         raise ConfigError(
@@ -101,9 +97,10 @@ def node_patches(stack: Stack, node: str) -> list[dict[str, Any]]:
                 "direct topology only (Talos on the A1 instances)"
             ]
         )
+    own = [_node_patch(stack, target)] if form == V1ALPHA1 else _node_documents(stack, target)
     return [
-        talos_cluster_patch(stack),
-        _node_patch(stack, target),
+        *talos_cluster_documents(stack, target.role),
+        *own,
         _hostname(target),
         _time_sync(),
         _tailscale_service(target),
@@ -129,10 +126,7 @@ def _node_patch(stack: Stack, node: TalosNode) -> Document:
     machine: Document = {
         "install": {"disk": INSTALL_DISK},
         "certSANs": [tailnet_name(node.name)],
-        "nodeLabels": {
-            f"{LABEL_PREFIX}/stack": stack.name,
-            f"{LABEL_PREFIX}/node": node.name,
-        },
+        "nodeLabels": _node_labels(stack, node),
         # The kubelet (and so the node's InternalIP) uses the VCN address, never the tailnet one.
         "kubelet": {"nodeIP": {"validSubnets": [stack.network.subnet_cidr]}},
     }
@@ -140,6 +134,41 @@ def _node_patch(stack: Stack, node: TalosNode) -> Document:
     if node.role == "controlplane":
         patch["cluster"] = {"apiServer": {"certSANs": [tailnet_name(node.name)]}}
     return patch
+
+
+def _node_documents(stack: Stack, node: TalosNode) -> list[Document]:
+    """`_node_patch` as Talos 1.14 documents."""
+    documents: list[Document] = [
+        # The Talos API's certificate: still a v1alpha1 field in 1.14 (not deprecated).
+        {"machine": {"certSANs": [tailnet_name(node.name)]}},
+        # The selector `gen config` writes for an install disk (generate/init.go:
+        # `disk.dev_path == %q`), so it merges into the provider's own document unchanged.
+        {
+            "apiVersion": DOC_VERSION,
+            "kind": "UnattendedInstallConfig",
+            "provisioning": {"diskSelector": {"match": f'disk.dev_path == "{INSTALL_DISK}"'}},
+        },
+        {
+            "apiVersion": DOC_VERSION,
+            "kind": "KubeNodeConfig",
+            # Labels merge into those Talos sets on control planes (role, LB exclusion).
+            "labels": _node_labels(stack, node),
+            "nodeIP": {"validSubnets": [stack.network.subnet_cidr]},
+        },
+    ]
+    if node.role == "controlplane":
+        documents.append(
+            {
+                "apiVersion": DOC_VERSION,
+                "kind": "KubeAPIServerConfig",
+                "certExtraSANs": [tailnet_name(node.name)],
+            }
+        )
+    return documents
+
+
+def _node_labels(stack: Stack, node: TalosNode) -> dict[str, str]:
+    return {f"{LABEL_PREFIX}/stack": stack.name, f"{LABEL_PREFIX}/node": node.name}
 
 
 def _hostname(node: TalosNode) -> Document:
