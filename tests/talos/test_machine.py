@@ -379,9 +379,10 @@ def test_1_14_worker_gets_no_control_plane_only_kind(shipped_1_14: Stack) -> Non
             "nodeIP": {"validSubnets": ["10.0.1.0/24"]},
         },
     ]
-    assert node_patches(shipped_1_14, "node-2")[6:] == node_patches(
-        _on_talos(shipped_1_14, "v1.13.9"), "node-2"
-    )[2:]
+    assert (
+        node_patches(shipped_1_14, "node-2")[6:]
+        == node_patches(_on_talos(shipped_1_14, "v1.13.9"), "node-2")[2:]
+    )
 
 
 def test_1_14_keeps_kube_proxy_when_the_stack_does(shipped_1_14: Stack) -> None:

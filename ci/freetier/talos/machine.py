@@ -59,6 +59,7 @@ INSTALL_DISK = "/dev/sda"
 # the NodeRestriction admission plugin keeps for itself.
 LABEL_PREFIX = "freetier.dev"
 
+
 @dataclass(frozen=True)
 class TalosNode:
     name: str
