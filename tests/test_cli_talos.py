@@ -110,3 +110,85 @@ def test_validate_rejects_each_pair_outside_the_table(
     assert main(["stack", "validate", str(stack)]) == 2
     errors = capsys.readouterr().err.splitlines()
     assert [e.split(": ", 3)[3] for e in errors] == expected
+
+
+def test_config_on_talos_1_14_prints_the_multi_document_kinds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The shipped stack pinned to Talos 1.14 (Kubernetes v1.36.3 is inside the table's 1.14
+    row): the stack validates and the worker's patches come out as 1.14 documents."""
+    stack = tmp_path / "stack.yaml"
+    stack.write_text(SHIPPED_STACK.read_text().replace("talos: v1.13.9", "talos: v1.14.0"))
+    assert main(["stack", "validate", str(stack)]) == 0
+    capsys.readouterr()
+    assert main(["talos", "config", "--node", "node-2", "--stack", str(stack)]) == 0
+    documents = list(yaml.safe_load_all(capsys.readouterr().out))
+    assert documents[:6] == [
+        {
+            "apiVersion": "v1alpha1",
+            "kind": "KubeNetworkConfig",
+            "podSubnets": ["10.244.0.0/16"],
+            "serviceSubnets": ["10.96.0.0/12"],
+        },
+        {
+            "cluster": {
+                "externalCloudProvider": {
+                    "enabled": True,
+                    "manifests": [
+                        "https://github.com/oracle/oci-cloud-controller-manager/releases/"
+                        "download/v1.33.2/oci-cloud-controller-manager-rbac.yaml",
+                        "https://github.com/oracle/oci-cloud-controller-manager/releases/"
+                        "download/v1.33.2/oci-cloud-controller-manager.yaml",
+                    ],
+                }
+            }
+        },
+        {"apiVersion": "v1alpha1", "kind": "KubePrismConfig", "port": 7445},
+        {"machine": {"certSANs": ["node-2"]}},
+        {
+            "apiVersion": "v1alpha1",
+            "kind": "UnattendedInstallConfig",
+            "provisioning": {"diskSelector": {"match": 'disk.dev_path == "/dev/sda"'}},
+        },
+        {
+            "apiVersion": "v1alpha1",
+            "kind": "KubeNodeConfig",
+            "labels": {"freetier.dev/stack": "freetier", "freetier.dev/node": "node-2"},
+            "nodeIP": {"validSubnets": ["10.0.1.0/24"]},
+        },
+    ]
+    assert len(documents) == 15  # then hostname, time, Tailscale and the firewall's 6
+
+
+def test_config_on_talos_1_14_json_deletes_flannel_on_the_control_plane(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stack = tmp_path / "stack.yaml"
+    stack.write_text(SHIPPED_STACK.read_text().replace("talos: v1.13.9", "talos: v1.14.0"))
+    assert main(["talos", "config", "--format", "json", "--stack", str(stack)]) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert [len(body["node-1"]), len(body["node-2"])] == [22, 15]
+    assert body["node-1"][1] == {
+        "apiVersion": "v1alpha1",
+        "kind": "KubeFlannelCNIConfig",
+        "$patch": "delete",
+    }
+    assert "KubeFlannelCNIConfig" not in [d.get("kind") for d in body["node-2"]]
+
+
+def test_config_on_a_talos_line_without_a_form_is_bad_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Talos 1.12 is in the version table (with a Kubernetes it supports) but freetier writes
+    no configuration for it."""
+    stack = tmp_path / "stack.yaml"
+    text = SHIPPED_STACK.read_text().replace("talos: v1.13.9", "talos: v1.12.6")
+    stack.write_text(text.replace("kubernetes: v1.36.3", "kubernetes: v1.35.2"))
+    assert main(["talos", "config", "--stack", str(stack)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        "freetier: error: versions.talos: v1.12.6: freetier writes the machine configuration of "
+        "Talos 1.13 (v1alpha1 patches) and 1.14 (multi-document kinds) only; pin a v1.13 or "
+        "v1.14 release\n"
+    )

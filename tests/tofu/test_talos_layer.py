@@ -208,6 +208,74 @@ def test_variables_match_what_freetier_derives() -> None:
     assert set(derived) <= declared
 
 
+OCI_OUTPUTS = {
+    "instance_private_ips": {"node-1": "10.0.1.10", "node-2": "10.0.1.11"},
+    "instance_public_ips": {"node-1": "192.0.2.10", "node-2": "192.0.2.11"},
+}
+
+
+@pytest.mark.parametrize(
+    ("talos", "form", "controlplane", "worker", "first_own"),
+    [
+        pytest.param(
+            "v1.13.9",
+            "v1alpha1-1.13",
+            ["cluster+machine"],
+            ["cluster+machine"],
+            # machine.install, .certSANs, ...; on control planes cluster.apiServer.certSANs
+            ("cluster+machine", "machine"),
+            id="talos-1.13",
+        ),
+        pytest.param(
+            "v1.14.0",
+            "multidoc-1.14",
+            [
+                "KubeNetworkConfig",
+                "KubeFlannelCNIConfig",
+                "KubeProxyConfig",
+                "KubeExternalManifestConfig",
+                "cluster",
+                "KubePrismConfig",
+            ],
+            ["KubeNetworkConfig", "cluster", "KubePrismConfig"],
+            ("machine", "machine"),  # machine.certSANs, then the 1.14 node kinds
+            id="talos-1.14",
+        ),
+    ],
+)
+def test_talos_vars_carry_the_form_and_each_role_its_cluster_patches(
+    talos: str,
+    form: str,
+    controlplane: list[str],
+    worker: list[str],
+    first_own: tuple[str, str],
+) -> None:
+    """Each role's configuration gets the cluster patches of its role, each node the rest, and
+    main.tf learns the form from `talos_config_form`."""
+    from freetier.stack import load_stack
+    from freetier.tofu.vars import derive_talos_vars
+    from tests.conftest import SHIPPED_STACK
+
+    stack = load_stack(SHIPPED_STACK)
+    stack = stack.model_copy(
+        update={"versions": stack.versions.model_copy(update={"talos": talos})}
+    )
+    derived = derive_talos_vars(stack, OCI_OUTPUTS)
+
+    def names(texts: list[str]) -> list[str]:
+        docs = [yaml.safe_load(t) for t in texts]
+        return [d.get("kind") or "+".join(sorted(d)) for d in docs]
+
+    assert derived["talos_config_form"] == form
+    assert names(derived["role_patches"]["controlplane"]) == controlplane
+    assert names(derived["role_patches"]["worker"]) == worker
+    for node, first, count in (("node-1", first_own[0], 1), ("node-2", first_own[1], 0)):
+        own = names(derived["nodes"][node]["config_patches"])
+        assert own[0] == first
+        assert not set(own) & {"KubeNetworkConfig", "KubePrismConfig", "KubeProxyConfig"}
+        assert own.count("KubeAPIServerConfig") == (count if form == "multidoc-1.14" else 0)
+
+
 def test_generated_inputs_and_state_are_ignored() -> None:
     ignored = (LAYER / ".gitignore").read_text().splitlines()
     assert {"stack.auto.tfvars.json", ".terraform/", "*.tfstate*"} <= set(ignored)
@@ -335,19 +403,60 @@ def test_the_inline_manifest_goes_to_control_planes_only(hcl) -> None:
     assert "role == \"controlplane\" ? ['${local.cilium_patch}'] : []" in roles
 
 
-def test_the_inline_manifest_patch_fits_the_talos_schema(tmp_path: Path) -> None:
-    """The patch main.tf builds, evaluated by terraform with a stand-in manifest, is a Talos
-    1.13 `cluster.inlineManifests` entry holding the rendered chart."""
+@pytest.mark.parametrize(
+    ("form", "expected", "talos"),
+    [
+        pytest.param(
+            "v1alpha1-1.13",
+            {"cluster": {"inlineManifests": [{"name": "cilium", "contents": "MANIFEST"}]}},
+            "1.13.9",
+            id="talos-1.13",
+        ),
+        pytest.param(
+            "multidoc-1.14",
+            {
+                "apiVersion": "v1alpha1",
+                "kind": "KubeInlineManifestConfig",
+                "name": "cilium",
+                "manifest": "MANIFEST",
+            },
+            "1.14.0-rc.1",
+            id="talos-1.14",
+        ),
+    ],
+)
+def test_the_inline_manifest_patch_fits_the_talos_schema(
+    tmp_path: Path, form: str, expected: dict[str, Any], talos: str
+) -> None:
+    """The patch main.tf builds, evaluated by terraform with a stand-in manifest, in the form
+    freetier passes: a Talos 1.13 `cluster.inlineManifests` entry or a 1.14
+    KubeInlineManifestConfig document, holding the rendered chart."""
     from tests.talos.test_machine import _errors
 
     expression = _main_tf_expression("cilium_patch").replace(
         "data.helm_template.cilium.manifest", "var.manifest"
     )
     manifest = "---\n# Source: cilium/templates/cilium-agent/daemonset.yaml\nkind: DaemonSet\n"
-    cilium = {"release": "cilium"}
-    patch = yaml.safe_load(_console(tmp_path, expression, {"manifest": manifest, "cilium": cilium}))
-    assert patch == {"cluster": {"inlineManifests": [{"name": "cilium", "contents": manifest}]}}
-    assert _errors(patch) == []
+    variables = {"manifest": manifest, "cilium": {"release": "cilium"}, "talos_config_form": form}
+    patch = yaml.safe_load(_console(tmp_path, expression, variables))
+    assert patch == json.loads(json.dumps(expected).replace('"MANIFEST"', json.dumps(manifest)))
+    assert _errors(patch, talos) == []
+
+
+def test_the_inline_manifest_form_is_the_one_freetier_derives(tmp_path: Path) -> None:
+    """main.tf compares var.talos_config_form with the 1.14 form's name as freetier spells it,
+    and the variable accepts exactly the forms freetier writes."""
+    from freetier.talos.form import FORMS, MULTIDOC
+
+    text = (LAYER / "main.tf").read_text()
+    assert f'var.talos_config_form == "{MULTIDOC}"' in text
+    # The raw HCL (python-hcl2 re-quotes strings in single quotes, which terraform refuses).
+    (expression,) = re.findall(
+        r"condition\s*=\s*(.*var\.talos_config_form.*)", (LAYER / "variables.tf").read_text()
+    )
+    for form in [*FORMS.values(), "multidoc-1.15"]:
+        accepted = _console(tmp_path, expression, {"talos_config_form": form})
+        assert accepted is (form in FORMS.values()), form
 
 
 @pytest.mark.parametrize(

@@ -25,15 +25,26 @@ locals {
     ]
   }
   # Inline manifests are applied from control planes only, and must be identical on all
-  # of them: one patch, made once, for the controlplane role.
-  cilium_patch = yamlencode({
-    cluster = {
-      inlineManifests = [{
-        name     = var.cilium.release
-        contents = data.helm_template.cilium.manifest
-      }]
-    }
-  })
+  # of them: one patch, made once, for the controlplane role. Its form is the pinned Talos
+  # line's (var.talos_config_form, decided by freetier): `cluster.inlineManifests` in
+  # v1alpha1 for 1.13, a KubeInlineManifestConfig document for 1.14, which refuses the
+  # v1alpha1 field beside it (pkg/machinery/config/types/k8s/inline_manifest.go, v1.14.0-rc.1).
+  cilium_patch = (var.talos_config_form == "multidoc-1.14" ?
+    yamlencode({
+      apiVersion = "v1alpha1"
+      kind       = "KubeInlineManifestConfig"
+      name       = var.cilium.release
+      manifest   = data.helm_template.cilium.manifest
+    }) :
+    yamlencode({
+      cluster = {
+        inlineManifests = [{
+          name     = var.cilium.release
+          contents = data.helm_template.cilium.manifest
+        }]
+      }
+    })
+  )
   role_patches = {
     for role, patches in var.role_patches : role => concat(
       [for patch in patches : replace(patch, local.auth_key_ref, var.tailscale_authkey)],

@@ -25,6 +25,16 @@ variable "talos_version" {
   }
 }
 
+variable "talos_config_form" {
+  description = "The machine-config form of the pinned Talos line (freetier.talos.form.config_form): v1alpha1-1.13 (v1alpha1 patches) or multidoc-1.14 (the multi-document kinds). main.tf writes the Cilium inline manifest in this form."
+  type        = string
+
+  validation {
+    condition     = contains(["v1alpha1-1.13", "multidoc-1.14"], var.talos_config_form)
+    error_message = "talos_config_form must be v1alpha1-1.13 or multidoc-1.14 (run `freetier tofu vars --layer talos`)."
+  }
+}
+
 variable "kubernetes_version" {
   description = "Kubernetes version without a leading v (stack versions.kubernetes)."
   type        = string

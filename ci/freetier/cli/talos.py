@@ -49,7 +49,9 @@ def _add_config(talos_sub: SubParsers[argparse.ArgumentParser]) -> None:
         description="Print the Talos machine-config patches of each node, exactly the "
         "documents the tofu/talos layer hands to the provider's config_patches, in order: "
         "cluster network and KubePrism, install disk, names and labels, kubelet node IP, time, "
-        "the Tailscale extension service and the ingress firewall. The Tailscale auth key "
+        "the Tailscale extension service and the ingress firewall, written in the form of the "
+        "pinned Talos line (v1alpha1 patches for 1.13, multi-document kinds for 1.14; other "
+        "lines are refused). The Tailscale auth key "
         "appears only as the placeholder ${tailscale_authkey}. Writes nothing. Exit 2 for an "
         "unknown node or a stack that does not validate.",
     )

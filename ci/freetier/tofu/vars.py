@@ -12,7 +12,8 @@ import yaml
 from freetier.errors import ConfigError
 from freetier.guard.profile import Profile, load_profile
 from freetier.stack import Stack
-from freetier.talos.cilium import cilium_bootstrap, talos_cluster_patch
+from freetier.talos.cilium import cilium_bootstrap, talos_cluster_documents
+from freetier.talos.form import config_form
 from freetier.talos.machine import node_names, node_patches
 
 TFVARS_FILE = "stack.auto.tfvars.json"
@@ -95,26 +96,32 @@ def node_addresses(stack: Stack, oci_outputs: Mapping[str, Any]) -> dict[str, di
 
 def derive_talos_vars(stack: Stack, oci_outputs: Mapping[str, Any]) -> dict[str, Any]:
     """Every input of tofu/talos but the Tailscale auth key (a sensitive variable, from a
-    secret, never in a file): the versions, the cluster endpoint on the first control plane's
-    private address, the cluster patch every node gets (`role_patches`, handed to each role's
-    machine configuration), and per node its role, addresses and its other patches. Patches
-    are YAML documents of what `freetier.talos.machine.node_patches` gives."""
+    secret, never in a file): the versions and the machine-config form of the Talos line
+    (`config_form`: main.tf writes its inline-manifest patch in that form), the cluster
+    endpoint on the first control plane's private address, the cluster patches every node of
+    a role gets (`role_patches`, handed to each role's machine configuration), and per node
+    its role, addresses and its other patches. Patches are YAML documents of what
+    `freetier.talos.machine.node_patches` gives."""
     addresses = node_addresses(stack, oci_outputs)
     roles = {i.name: i.role for i in stack.instances}
     control_planes = [n for n in addresses if roles[n] == "controlplane"]
     if not control_planes:
         raise ConfigError(["instances: no controlplane node: the talos layer needs one"])
     first = control_planes[0]
-    cluster = _yaml(talos_cluster_patch(stack))
+    cluster = {
+        role: [_yaml(d) for d in talos_cluster_documents(stack, role)]
+        for role in sorted({roles[n] for n in addresses})
+    }
     return {
         "cluster_name": stack.name,
         "talos_version": stack.versions.talos,
+        "talos_config_form": config_form(stack.versions.talos),
         "kubernetes_version": stack.versions.kubernetes.removeprefix("v"),
         "cluster_endpoint": f"https://{addresses[first]['private_ip']}:{KUBERNETES_API_PORT}",
         "bootstrap_node": first,
         # The Cilium release the control planes' inline manifest holds (main.tf renders it).
         "cilium": cilium_bootstrap(stack),
-        "role_patches": {role: [cluster] for role in sorted({roles[n] for n in addresses})},
+        "role_patches": cluster,
         "nodes": {
             name: {
                 "role": roles[name],
@@ -122,7 +129,7 @@ def derive_talos_vars(stack: Stack, oci_outputs: Mapping[str, Any]) -> dict[str,
                 "config_patches": [
                     text
                     for text in map(_yaml, node_patches(stack, name))
-                    if text != cluster  # the role's configuration has it already
+                    if text not in cluster[roles[name]]  # the role's configuration has it
                 ],
             }
             for name, where in addresses.items()
