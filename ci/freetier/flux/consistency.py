@@ -2,8 +2,10 @@
 
 Every check takes the stack, plain parsed YAML documents with the file each came from
 (`[(path, dict), ...]`: the rendered tree, the files on disk, or a kustomize build) and
-optionally the Talos cluster patch as `(label, dict)` (default: the one `freetier.talos`
-derives from the stack). It returns findings naming file, object and rule; [] = consistent.
+optionally the Talos cluster patches as `(label, dict or [dict, ...])` (default: the control
+planes' cluster documents `freetier.talos` derives from the stack, in the form of its Talos
+line: one v1alpha1 patch for 1.13, KubeProxyConfig, KubePrismConfig, KubeNetworkConfig, ...
+for 1.14). It returns findings naming file, object and rule; [] = consistent.
 
 `check_cilium_bootstrap` compares two artifacts made independently of each other: the
 HelmRelease as read back from the tree's YAML, and the talos layer's `cilium` input as read
@@ -34,11 +36,12 @@ from freetier.talos.cilium import (
     cilium_bootstrap,
     cilium_chart_version,
     cilium_values,
-    talos_cluster_patch,
+    talos_cluster_documents,
 )
 
 Document = tuple[str, Mapping[str, Any]]
-TalosPatch = tuple[str, Mapping[str, Any]]
+# One v1alpha1 patch, or a list of Talos documents (a multi-document kind has `kind`).
+TalosPatch = tuple[str, Mapping[str, Any] | Sequence[Mapping[str, Any]]]
 DERIVED_TALOS_PATCH = "talos cluster patch (derived from stack.yaml)"
 TALOS_KIND = "TalosConfigPatch"
 BOOTSTRAP_KIND = "TalosInlineManifest"
@@ -218,15 +221,19 @@ def check_kube_proxy(
 ) -> list[Finding]:
     """kube-proxy disabled (stack, Talos) <=> Cilium's kubeProxyReplacement is true."""
     disabled = not stack.kubernetes.kube_proxy
-    label, patch = talos_patch or (DERIVED_TALOS_PATCH, talos_cluster_patch(stack))
+    label, patches = _talos_documents(stack, talos_patch)
     findings = []
-    talos_disabled = _get(patch, "cluster", "proxy", "disabled") is True
+    proxy = _talos_kind(patches, "KubeProxyConfig")
+    if proxy is not None:
+        field, talos_disabled = "KubeProxyConfig", proxy.get("enabled") is False
+        seen = f"KubeProxyConfig.enabled is {not talos_disabled}"
+    else:
+        field = "cluster.proxy"
+        talos_disabled = _talos_v1alpha1(patches, "cluster", "proxy", "disabled") is True
+        seen = f"cluster.proxy.disabled is {talos_disabled}"
     if talos_disabled != disabled:
-        message = (
-            f"cluster.proxy.disabled is {talos_disabled}, but stack kubernetes.kube_proxy is "
-            f"{stack.kubernetes.kube_proxy}"
-        )
-        findings.append(_talos_finding(label, "cluster.proxy", "consistency/kube-proxy", message))
+        message = f"{seen}, but stack kubernetes.kube_proxy is {stack.kubernetes.kube_proxy}"
+        findings.append(_talos_finding(label, field, "consistency/kube-proxy", message))
     for path, doc in cilium_releases(documents):
         replacement = _truthy(_get(doc, "spec", "values", "kubeProxyReplacement"))
         if replacement != disabled:
@@ -249,18 +256,22 @@ def check_kubeprism(
     stack: Stack, documents: Sequence[Document], talos_patch: TalosPatch | None = None
 ) -> list[Finding]:
     """Cilium reaches the API server through KubePrism (localhost:7445), enabled in Talos."""
-    label, patch = talos_patch or (DERIVED_TALOS_PATCH, talos_cluster_patch(stack))
+    label, patches = _talos_documents(stack, talos_patch)
     findings = []
-    prism = _get(patch, "machine", "features", "kubePrism")
+    prism = _talos_kind(patches, "KubePrismConfig")
+    field = "KubePrismConfig"
+    if prism is None:  # 1.13: a v1alpha1 feature; 1.14: the document's presence enables it
+        field = "machine.features.kubePrism"
+        prism = _talos_v1alpha1(patches, "machine", "features", "kubePrism")
+        if isinstance(prism, Mapping) and prism.get("enabled") is not True:
+            prism = None
     problem = None
-    if not isinstance(prism, Mapping) or prism.get("enabled") is not True:
+    if not isinstance(prism, Mapping):
         problem = "KubePrism is not enabled"
     elif prism.get("port") != KUBEPRISM_PORT:
         problem = f"KubePrism port {prism.get('port')!r}, expected {KUBEPRISM_PORT}"
     if problem:
-        findings.append(
-            _talos_finding(label, "machine.features.kubePrism", "consistency/kubeprism", problem)
-        )
+        findings.append(_talos_finding(label, field, "consistency/kubeprism", problem))
     for path, doc in cilium_releases(documents):
         host = _get(doc, "spec", "values", "k8sServiceHost")
         port = _get(doc, "spec", "values", "k8sServicePort")
@@ -278,14 +289,17 @@ def check_pod_cidr(
 ) -> list[Finding]:
     """One pod CIDR everywhere: the stack, Talos podSubnets and the Cilium values."""
     want = stack.network.pod_cidr
-    label, patch = talos_patch or (DERIVED_TALOS_PATCH, talos_cluster_patch(stack))
+    label, patches = _talos_documents(stack, talos_patch)
     findings = []
-    subnets = _get(patch, "cluster", "network", "podSubnets")
+    network = _talos_kind(patches, "KubeNetworkConfig")
+    if network is not None:
+        field, subnets = "KubeNetworkConfig.podSubnets", network.get("podSubnets")
+    else:
+        field = "cluster.network.podSubnets"
+        subnets = _talos_v1alpha1(patches, "cluster", "network", "podSubnets")
     if subnets != [want]:
         message = f"podSubnets {subnets!r}, but stack network.pod_cidr is {want}"
-        findings.append(
-            _talos_finding(label, "cluster.network.podSubnets", "consistency/pod-cidr", message)
-        )
+        findings.append(_talos_finding(label, field, "consistency/pod-cidr", message))
     for path, doc in cilium_releases(documents):
         values = _get(doc, "spec", "values")
         values = values if isinstance(values, Mapping) else {}
@@ -332,6 +346,26 @@ def _release_finding(path: str, doc: Mapping[str, Any], rule: str, message: str)
         namespace=str(_get(doc, "metadata", "namespace") or ""),
         name=str(_get(doc, "metadata", "name") or ""),
     )
+
+
+def _talos_documents(
+    stack: Stack, talos_patch: TalosPatch | None
+) -> tuple[str, list[Mapping[str, Any]]]:
+    """The label and documents to check: those given, or the control planes' derived ones."""
+    if talos_patch is None:
+        return DERIVED_TALOS_PATCH, list(talos_cluster_documents(stack, "controlplane"))
+    label, patch = talos_patch
+    return label, [patch] if isinstance(patch, Mapping) else list(patch)
+
+
+def _talos_kind(documents: Sequence[Mapping[str, Any]], kind: str) -> Mapping[str, Any] | None:
+    return next((d for d in documents if d.get("kind") == kind), None)
+
+
+def _talos_v1alpha1(documents: Sequence[Mapping[str, Any]], *keys: str) -> Any:
+    """The value at `keys` in the first v1alpha1 patch (one without `kind`) that has it."""
+    found = (_get(d, *keys) for d in documents if "kind" not in d)
+    return next((v for v in found if v is not None), None)
 
 
 def _talos_finding(label: str, field: str, rule: str, message: str) -> Finding:

@@ -22,7 +22,7 @@ from freetier.flux.consistency import (
 )
 from freetier.flux.render import render_tree
 from freetier.stack import Stack
-from freetier.talos import talos_cluster_patch
+from freetier.talos import talos_cluster_documents, talos_cluster_patch
 from freetier.tofu.vars import tfvars_text
 
 RELEASE = "infrastructure/controllers/cilium/release.yaml"
@@ -285,3 +285,54 @@ def test_flux_validate_reads_the_talos_tfvars_on_disk(repo: Path, capsys: Any) -
     assert main(["flux", "validate", str(repo)]) == 1
     out = capsys.readouterr().out
     assert "consistency/bootstrap-version" in out and "tofu/talos/stack.auto.tfvars.json" in out
+
+
+def _on_talos_1_14(stack: Stack) -> Stack:
+    return stack.model_copy(
+        update={"versions": stack.versions.model_copy(update={"talos": "v1.14.0"})}
+    )
+
+
+def test_talos_1_14_documents_are_consistent_with_the_tree(shipped: Stack) -> None:
+    assert check_consistency(_on_talos_1_14(shipped), documents(shipped)) == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "change", "expected", "field"),
+    [
+        ("KubeProxyConfig", {"enabled": True}, "consistency/kube-proxy", "KubeProxyConfig"),
+        ("KubePrismConfig", {"port": 7446}, "consistency/kubeprism", "KubePrismConfig"),
+        (
+            "KubeNetworkConfig",
+            {"podSubnets": ["10.42.0.0/16"]},
+            "consistency/pod-cidr",
+            "KubeNetworkConfig.podSubnets",
+        ),
+    ],
+    ids=["proxy", "kubeprism-port", "pod-subnets"],
+)
+def test_injected_talos_1_14_mismatch_is_caught(
+    shipped: Stack, kind: str, change: dict[str, Any], expected: str, field: str
+) -> None:
+    stack = _on_talos_1_14(shipped)
+    patches = [
+        {**d, **change} if d.get("kind") == kind else d
+        for d in talos_cluster_documents(stack, "controlplane")
+    ]
+    findings = check_consistency(stack, documents(shipped), ("talos/patches.yaml", patches))
+    assert rules(findings) == {expected}
+    [finding] = findings
+    assert finding.name == field
+
+
+def test_talos_1_14_without_kubeprism_is_caught(shipped: Stack) -> None:
+    stack = _on_talos_1_14(shipped)
+    patches = [
+        d
+        for d in talos_cluster_documents(stack, "controlplane")
+        if d.get("kind") != "KubePrismConfig"
+    ]
+    findings = check_consistency(stack, documents(shipped), ("talos/patches.yaml", patches))
+    assert [(f.rule, f.message) for f in findings] == [
+        ("consistency/kubeprism", "KubePrism is not enabled")
+    ]
