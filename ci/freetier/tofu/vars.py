@@ -14,7 +14,7 @@ from freetier.guard.profile import Profile, load_profile
 from freetier.stack import Stack
 from freetier.talos.cilium import cilium_bootstrap, talos_cluster_documents
 from freetier.talos.form import config_form
-from freetier.talos.machine import node_names, node_patches
+from freetier.talos.machine import node_names, node_patches, talos_nodes
 
 TFVARS_FILE = "stack.auto.tfvars.json"
 
@@ -103,7 +103,7 @@ def derive_talos_vars(stack: Stack, oci_outputs: Mapping[str, Any]) -> dict[str,
     its role, addresses and its other patches. Patches are YAML documents of what
     `freetier.talos.machine.node_patches` gives."""
     addresses = node_addresses(stack, oci_outputs)
-    roles = {i.name: i.role for i in stack.instances}
+    roles = {n.name: n.role for n in talos_nodes(stack)}
     control_planes = [n for n in addresses if roles[n] == "controlplane"]
     if not control_planes:
         raise ConfigError(["instances: no controlplane node: the talos layer needs one"])
