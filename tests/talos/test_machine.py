@@ -327,6 +327,15 @@ INSTALL_1_14 = {
 }
 
 
+def _kube_node(name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1alpha1",
+        "kind": "KubeNodeConfig",
+        "labels": {"freetier.dev/stack": "freetier", "freetier.dev/node": name},
+        "nodeIP": {"validSubnets": ["10.0.1.0/24"]},
+    }
+
+
 def test_1_14_controlplane_documents_written_out(shipped_1_14: Stack) -> None:
     patches = node_patches(shipped_1_14, "node-1")
     assert patches[:10] == [
@@ -344,12 +353,7 @@ def test_1_14_controlplane_documents_written_out(shipped_1_14: Stack) -> None:
         KUBEPRISM_1_14,
         {"machine": {"certSANs": ["node-1"]}},
         INSTALL_1_14,
-        {
-            "apiVersion": "v1alpha1",
-            "kind": "KubeNodeConfig",
-            "labels": {"freetier.dev/stack": "freetier", "freetier.dev/node": "node-1"},
-            "nodeIP": {"validSubnets": ["10.0.1.0/24"]},
-        },
+        _kube_node("node-1"),
         {"apiVersion": "v1alpha1", "kind": "KubeAPIServerConfig", "certExtraSANs": ["node-1"]},
     ]
     # The rest is what 1.13 gets after its two v1alpha1 patches (written out above): hostname,
@@ -372,12 +376,7 @@ def test_1_14_worker_gets_no_control_plane_only_kind(shipped_1_14: Stack) -> Non
         KUBEPRISM_1_14,
         {"machine": {"certSANs": ["node-2"]}},
         INSTALL_1_14,
-        {
-            "apiVersion": "v1alpha1",
-            "kind": "KubeNodeConfig",
-            "labels": {"freetier.dev/stack": "freetier", "freetier.dev/node": "node-2"},
-            "nodeIP": {"validSubnets": ["10.0.1.0/24"]},
-        },
+        _kube_node("node-2"),
     ]
     assert (
         node_patches(shipped_1_14, "node-2")[6:]
