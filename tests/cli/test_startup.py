@@ -4,6 +4,7 @@ model and nothing of the cloud. Checked in a fresh interpreter, from `sys.module
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -88,3 +89,22 @@ def _layer_of(module: str) -> int:
     from tests.test_architecture import documented_layers
 
     return documented_layers()[module.split(".")[1]]
+
+
+def test_a_reader_that_goes_away_is_a_quiet_exit_141() -> None:
+    """`freetier talos config | head -1`: no traceback once the pipe's reader has closed."""
+    read, write = os.pipe()
+    os.close(read)  # every write to the pipe now fails with EPIPE
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "freetier", "talos", "config", "--stack", str(SHIPPED_STACK)],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write)
+    assert result.returncode == 141
+    assert result.stderr == ""

@@ -8,6 +8,7 @@ their stage only when they run, so `freetier --help` loads no stage at all. Exit
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -63,6 +64,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # at any moment, start-up included
         print("freetier: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`freetier talos config | head`): stop quietly, like other
+        # Unix tools, and keep Python's exit-time flush of stdout from raising again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a tool killed by the signal
 
 
 def _run(argv: list[str]) -> int:
