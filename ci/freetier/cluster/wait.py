@@ -11,7 +11,7 @@ the talos layer is applied freetier checks each control plane itself, in three s
 Each control plane moves through the steps on its own; a step that fails is tried again every
 `interval_s` until `deadline_s`, and a timeout names each node still waiting, its step and the
 last reason. A line of progress is written whenever a node's step or reason changes, and at
-least once a minute.
+least once a minute (the loop is `freetier.cluster.poll`'s).
 """
 
 from __future__ import annotations
@@ -19,16 +19,16 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from freetier import kube
 from freetier.cluster.kubeconfig import ClusterAccess
+from freetier.cluster.poll import Waiting, poll
 from freetier.errors import FreetierError, RemoteError
 from freetier.tofu.apply import format_duration
 
 STEPS = ("/version", "/readyz", "nodes")
-HEARTBEAT_S = 60.0
 BOOTSTRAP_HINT = (
     "if etcd never came up, the provider may have skipped the bootstrap "
     "(siderolabs/terraform-provider-talos#248): in tofu/talos run "
@@ -41,20 +41,12 @@ class ClusterNotReady(FreetierError):
 
 
 @dataclass
-class Plane:
-    node: str
-    server: str
-    step: int = 0  # index into STEPS; len(STEPS) when done
-    reason: str = "not tried yet"
+class Plane(Waiting):
+    server: str = ""
     version: str = ""
-    said: tuple[int, str] = field(default=(-1, ""))
 
-    @property
-    def done(self) -> bool:
-        return self.step >= len(STEPS)
-
-    def where(self) -> str:
-        return f"{self.node} at {STEPS[self.step]}" if not self.done else f"{self.node} ready"
+    def line(self) -> str:
+        return super().line() + (f" (Kubernetes {self.version})" if self.done else "")
 
 
 @dataclass(frozen=True)
@@ -93,14 +85,7 @@ def _try_step(plane: Plane, api: Any, expected: Sequence[str]) -> bool:
         return False
 
 
-def _advance(plane: Plane, api: Any, expected: Sequence[str]) -> None:
-    while not plane.done and _try_step(plane, api, expected):
-        plane.step += 1
-        plane.reason = ""
-
-
-def _give_up(planes: list[Plane], elapsed: float) -> ClusterNotReady:
-    waiting = [p for p in planes if not p.done]
+def _give_up(waiting: Sequence[Plane], elapsed: float) -> ClusterNotReady:
     lines = "; ".join(f"{p.where()} ({p.reason})" for p in waiting)
     hint = f"; {BOOTSTRAP_HINT}" if any(STEPS[p.step] == "/readyz" for p in waiting) else ""
     return ClusterNotReady(f"cluster not ready after {format_duration(elapsed)}: {lines}{hint}")
@@ -118,34 +103,22 @@ def wait_for_cluster(
 ) -> list[Ready]:
     """Poll every control plane of `access` until each passed every step; ClusterNotReady
     naming the nodes, steps and reasons past `deadline_s`."""
-    planes = [Plane(node, server) for node, server in sorted(access.control_planes.items())]
-    start = clock()
-    last_beat = start
+    planes = [
+        Plane(node, STEPS, server=server) for node, server in sorted(access.control_planes.items())
+    ]
     with contextlib.ExitStack() as stack:
         apis = {
-            p.node: stack.enter_context(kube.api_client(access.kubeconfig, p.server))
+            p.name: stack.enter_context(kube.api_client(access.kubeconfig, p.server))
             for p in planes
         }
-        while True:
-            for plane in planes:
-                _advance(plane, apis[plane.node], expected_nodes)
-            elapsed = clock() - start
-            for plane in planes:
-                said = (plane.step, plane.reason)
-                if said != plane.said:
-                    plane.said = said
-                    detail = f" ({plane.reason})" if plane.reason and not plane.done else ""
-                    version = f" (Kubernetes {plane.version})" if plane.done else ""
-                    progress(f"{plane.where()}{detail}{version}; {format_duration(elapsed)}")
-            if all(p.done for p in planes):
-                return [Ready(p.node, p.server, p.version) for p in planes]
-            if elapsed + interval_s > deadline_s:
-                raise _give_up(planes, elapsed)
-            if clock() - last_beat >= HEARTBEAT_S:
-                last_beat = clock()
-                waiting = ", ".join(p.where() for p in planes if not p.done)
-                progress(
-                    f"still waiting: {waiting}; {format_duration(elapsed)} of "
-                    f"{format_duration(deadline_s)}"
-                )
-            sleep(interval_s)
+        poll(
+            planes,
+            lambda plane: _try_step(plane, apis[plane.name], expected_nodes),
+            deadline_s=deadline_s,
+            give_up=_give_up,
+            interval_s=interval_s,
+            clock=clock,
+            sleep=sleep,
+            progress=progress,
+        )
+    return [Ready(p.name, p.server, p.version) for p in planes]
