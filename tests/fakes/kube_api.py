@@ -1,6 +1,8 @@
-"""A small stateful fake of the Kubernetes API server, over TLS on 127.0.0.1, for what freetier
-reads after the talos layer: `/version`, `/readyz` (with `?verbose`), `/livez`, and nodes
-(`/api/v1/nodes`, list and get). Later issues grow it (namespaces, apply, kstatus).
+"""A stateful fake of the Kubernetes API server, over TLS on 127.0.0.1: what freetier reads
+after the talos layer (`/version`, `/readyz` with `?verbose`, `/livez`, nodes) and what
+`freetier bootstrap` writes and waits on: discovery, core, apps, RBAC, CRDs and the custom
+resources they define (Flux's), with create, replace, server-side apply and delete
+(`tests.fakes.kube_objects` holds the objects and the server's rules for them).
 
 It speaks the wire format the `kubernetes` client expects: JSON `VersionInfo`, `NodeList` and
 `Node` objects, `Status` objects for errors with the real codes, and /readyz's plain text
@@ -15,6 +17,11 @@ a request without one is `system:anonymous`, who may read /version, /readyz and 
 State changes over time as a cluster's does after bootstrap: `etcd_ready_after` readyz checks
 fail etcd before it passes, `register_after` node lists leave the nodes out before they are
 listed, and `refuse_next` answers the next requests 503 (the API server still starting).
+A `controller` (see `tests.fakes.kube_controller`) runs before every request is answered, as
+the cluster's controllers and kubelets would between two polls: it sets conditions over time.
+
+Every request is recorded whole in `calls` (method, path, query, content type, body, user),
+so a test can say where a value was sent.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import ipaddress
 import json
 import ssl
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -37,6 +45,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from tests.fakes.kube_objects import ApiError, Kind, ObjectStore, json_body, status_body
 from tests.fakes.serving import LocalServer
 
 READYZ_CHECKS = ("ping", "log", "etcd", "etcd-readiness", "informer-sync", "poststarthook/rbac")
@@ -118,7 +127,14 @@ class FakeKubeApi(LocalServer):
         self.refuse_next = 0  # requests answered 503
         self.failing: set[str] = set()  # readyz checks failing for good
         self.requests: list[tuple[str, str]] = []  # (path, user)
+        self.calls: list[Call] = []
         self.lock = threading.Lock()
+        self.store = ObjectStore()
+        self.controller: Callable[[FakeKubeApi, Call], None] | None = None
+        self.store.put("v1", "Namespace", {"metadata": {"name": "default"}})
+        self.store.put("v1", "Namespace", {"metadata": {"name": "kube-system"}})
+        for name in self.node_names:
+            self.store.put("v1", "Node", _node(name))
         folder.mkdir(parents=True, exist_ok=True)
         cert, key = self.ca.issue("kube-apiserver", server=True)
         (folder / "apiserver.pem").write_bytes(cert)
@@ -173,31 +189,95 @@ class FakeKubeApi(LocalServer):
 
     # --- answers -------------------------------------------------------------------------
 
-    def answer(self, path: str, query: dict[str, list[str]], user: str) -> tuple[int, str, bytes]:
+    def answer(self, call: Call) -> tuple[int, str, bytes]:
         with self.lock:
-            self.requests.append((path, user))
+            self.requests.append((call.path, call.user))
+            self.calls.append(call)
             if self.refuse_next > 0:
                 self.refuse_next -= 1
                 return _status(503, "ServiceUnavailable", "the server is starting")
-            route = path.rstrip("/") or "/"
+            if self.controller is not None:
+                self.controller(self, call)
+            route = call.path.rstrip("/") or "/"
             if route == "/version":
                 return _json(200, self._version())
             if route in ("/readyz", "/livez"):
-                return self._readyz(route[1:], "verbose" in query)
-            if not route.startswith("/api/"):
-                return _status(404, "NotFound", f"the server could not find {path}")
-            if user == "system:anonymous":
+                return self._readyz(route[1:], "verbose" in call.query)
+            if not route.startswith(("/api/", "/apis/")) and route not in ("/api", "/apis"):
+                return _status(404, "NotFound", f"the server could not find {call.path}")
+            if call.user == "system:anonymous":
                 return _status(
                     403, "Forbidden", f'{route} is forbidden: User "system:anonymous" cannot list'
                 )
-            if route == "/api/v1/nodes":
-                return _json(200, self._node_list())
-            if route.startswith("/api/v1/nodes/"):
-                name = route.rsplit("/", 1)[1]
-                if name in self._listed():
-                    return _json(200, _node(name))
-                return _status(404, "NotFound", f'nodes "{name}" not found')
-            return _status(404, "NotFound", f"the server could not find {path}")
+            try:
+                return self._route(call, route)
+            except ApiError as exc:
+                return status_body(exc.code, exc.reason, exc.message)
+
+    def _route(self, call: Call, route: str) -> tuple[int, str, bytes]:
+        store = self.store
+        parts = route.strip("/").split("/")
+        if parts == ["api"]:
+            return json_body(200, store.api_versions())
+        if parts == ["apis"]:
+            return json_body(200, store.groups())
+        if parts[0] == "api":
+            group, version, rest = "", parts[1], parts[2:]
+        else:
+            if len(parts) < 3:
+                raise ApiError(404, "NotFound", "the server could not find the requested resource")
+            group, version, rest = parts[1], parts[2], parts[3:]
+        if not rest:
+            if call.method != "GET":
+                raise ApiError(405, "MethodNotAllowed", f"{call.method} is not allowed here")
+            return json_body(200, store.resources(group, version))
+        namespace = ""
+        if rest[0] == "namespaces" and len(rest) >= 3:
+            namespace, rest = rest[1], rest[2:]
+        kind = store.kind_of(group, version, rest[0])
+        if kind.namespaced != bool(namespace) and len(rest) > 1:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        name = rest[1] if len(rest) > 1 else None
+        if len(rest) > 2:  # a subresource: status is the controllers', not freetier's
+            if rest[2:] != ["status"] or call.method != "GET":
+                raise ApiError(405, "MethodNotAllowed", "only GET of /status is served")
+        return self._object(call, kind, namespace, name)
+
+    def _object(
+        self, call: Call, kind: Kind, namespace: str, name: str | None
+    ) -> tuple[int, str, bytes]:
+        store = self.store
+        dry_run = call.query.get("dryRun") == ["All"]
+        if name is None:
+            if call.method == "GET":
+                if kind.kind == "Node":
+                    return _json(200, self._node_list())
+                return json_body(200, store.list_body(kind, namespace or None))
+            if call.method == "POST":
+                return json_body(201, store.create(kind, namespace, call.json(), dry_run=dry_run))
+            raise ApiError(405, "MethodNotAllowed", f"{call.method} on a collection")
+        if call.method == "GET":
+            if kind.kind == "Node" and name not in self._listed():
+                raise ApiError(404, "NotFound", f'nodes "{name}" not found')
+            return json_body(200, store.get(kind, namespace, name))
+        if call.method == "PUT":
+            return json_body(200, store.replace(kind, namespace, name, call.json()))
+        if call.method == "DELETE":
+            return json_body(200, store.delete(kind, namespace, name))
+        if call.method == "PATCH":
+            if call.content_type != "application/apply-patch+yaml":
+                raise ApiError(
+                    415,
+                    "UnsupportedMediaType",
+                    f"the body of the request was in an unknown format - accepted media types "
+                    f"include: application/apply-patch+yaml (got {call.content_type})",
+                )
+            manager = (call.query.get("fieldManager") or [None])[0]
+            code, obj = store.apply(
+                kind, namespace, name, call.yaml(), manager=manager, dry_run=dry_run
+            )
+            return json_body(code, obj)
+        raise ApiError(405, "MethodNotAllowed", f"{call.method} is not allowed")
 
     def _version(self) -> dict[str, str]:
         major, minor = self.git_version.lstrip("v").split(".")[:2]
@@ -234,21 +314,69 @@ class FakeKubeApi(LocalServer):
         names = self._listed()
         if self.register_after > 0:
             self.register_after -= 1
-        return {
-            "kind": "NodeList",
-            "apiVersion": "v1",
-            "metadata": {"resourceVersion": "1"},
-            "items": [_node(n) for n in names],
-        }
+        body = self.store.list_body(self.store.kind_of("", "v1", "nodes"), None)
+        body["items"] = [n for n in body["items"] if n["metadata"]["name"] in names]
+        return body
+
+    def node_ready(self, name: str, ready: bool) -> None:
+        """What the kubelet reports once a CNI is there (or not)."""
+        node = self.store.get(self.store.kind_of("", "v1", "nodes"), "", name)
+        self.store.set_status(node, _node_status(ready))
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request as the server received it."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    content_type: str
+    body: bytes
+    user: str
+
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body or b"null")
+        except ValueError:
+            raise ApiError(400, "BadRequest", "the body of the request was not JSON") from None
+
+    def yaml(self) -> Any:
+        try:
+            return yaml.safe_load(self.body or b"")  # apply-patch+yaml: JSON is YAML too
+        except yaml.YAMLError:
+            raise ApiError(400, "BadRequest", "the body of the request was not YAML") from None
 
 
 def _node(name: str) -> dict[str, Any]:
     return {
-        "kind": "Node",
-        "apiVersion": "v1",
         "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
-        "status": {"conditions": [{"type": "Ready", "status": "False", "reason": "NoCNI"}]},
+        "status": _node_status(False),
     }
+
+
+def _node_status(ready: bool) -> dict[str, Any]:
+    """The kubelet's Ready condition, in its words (without a CNI: NetworkPluginNotReady)."""
+    if ready:
+        condition = {
+            "type": "Ready",
+            "status": "True",
+            "reason": "KubeletReady",
+            "message": "kubelet is posting ready status",
+        }
+    else:
+        condition = {
+            "type": "Ready",
+            "status": "False",
+            "reason": "KubeletNotReady",
+            "message": "container runtime network not ready: NetworkReady=false "
+            "reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin "
+            "not initialized",
+        }
+    return {"conditions": [condition]}
 
 
 def _json(code: int, body: dict[str, Any]) -> tuple[int, str, bytes]:
@@ -286,14 +414,25 @@ class _Handler(BaseHTTPRequestHandler):
                     return str(value)
         return "system:anonymous"
 
-    def do_GET(self) -> None:
+    def _answer(self) -> None:
         url = urlsplit(self.path)
-        code, kind, data = self.fake.answer(url.path, parse_qs(url.query), self._user())
+        length = int(self.headers.get("Content-Length") or 0)
+        call = Call(
+            method=self.command,
+            path=url.path,
+            query=parse_qs(url.query),
+            content_type=(self.headers.get("Content-Type") or "").split(";")[0].strip(),
+            body=self.rfile.read(length) if length else b"",
+            user=self._user(),
+        )
+        code, kind, data = self.fake.answer(call)
         self.send_response(code)
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
 
 
 FakeKubeApi.handler = _Handler

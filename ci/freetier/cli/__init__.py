@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from freetier import __version__
 from freetier.cli import (
+    bootstrap,
     comment,
     deploy,
     doctor,
@@ -55,6 +56,7 @@ GROUPS = (
     images,
     talos,
     proxmox,
+    bootstrap,
 )
 
 

@@ -105,6 +105,34 @@ def read_access(
     )
 
 
+def read_kubeconfig_file(path: Path) -> ClusterAccess:
+    """A kubeconfig the user names (`--kubeconfig`): bad input, exit 2, when it is not one."""
+    from freetier.files import read_text
+
+    text = read_text(path)
+    try:
+        kubeconfig = parse_kubeconfig(text, str(path))
+    except ToolError as exc:
+        raise ConfigError([str(exc)]) from None
+    return ClusterAccess(kubeconfig, text, {})
+
+
+def api_server(access: ClusterAccess) -> str:
+    """Where to reach the cluster: the first control plane the talos layer names (as `talos
+    wait` does), else the server of the kubeconfig's current context."""
+    if access.control_planes:
+        return access.control_planes[sorted(access.control_planes)[0]]
+    kubeconfig = access.kubeconfig
+    contexts = {c.get("name"): c.get("context") or {} for c in kubeconfig.get("contexts", [])}
+    current = kubeconfig.get("current-context") or next(iter(contexts), None)
+    cluster_name = (contexts.get(current) or {}).get("cluster")
+    clusters = {c.get("name"): c.get("cluster") or {} for c in kubeconfig.get("clusters", [])}
+    server = (clusters.get(cluster_name) or {}).get("server")
+    if not isinstance(server, str) or not server.startswith("https://"):
+        raise ConfigError(["the kubeconfig: its current context names no https:// server"])
+    return server
+
+
 def write_kubeconfig(access: ClusterAccess, target: Path) -> Path:
     """Write the kubeconfig to `target`, readable by its owner only (0600), atomically."""
     if target.is_dir():

@@ -21,6 +21,7 @@ CLUSTERS = "clusters"
 INFRA_CONTROLLERS = "infra-controllers"
 INFRA_CONFIGS = "infra-configs"
 APPS_KUSTOMIZATION = "apps"
+SYNC_FILE = "clusters/{name}/flux-system/gotk-sync.yaml"
 
 
 def kustomization_paths(stack: Stack) -> dict[str, str]:
@@ -62,7 +63,7 @@ def render_cluster(stack: Stack, secret_paths: Iterable[str]) -> dict[str, str]:
         decrypt=reaches_secret(APPS_KUSTOMIZATION),
     )
     return {
-        f"{folder}/flux-system/gotk-sync.yaml": yaml_file(_sync(stack, folder)),
+        SYNC_FILE.format(name=stack.name): yaml_file(sync_documents(stack)),
         f"{folder}/flux-system/kustomization.yaml": yaml_file(
             [kustomization_file(["gotk-sync.yaml"])]
         ),
@@ -74,7 +75,11 @@ def render_cluster(stack: Stack, secret_paths: Iterable[str]) -> dict[str, str]:
     }
 
 
-def _sync(stack: Stack, folder: str) -> list[Document]:
+def sync_documents(stack: Stack) -> list[Document]:
+    """The GitRepository of this repository and the Kustomization that applies
+    `clusters/<name>`: the tree's `gotk-sync.yaml`, and what `freetier bootstrap` applies
+    (one function, so the two cannot differ)."""
+    folder = kustomization_paths(stack)[FLUX_SOURCE]
     spec: dict[str, Any] = {
         "interval": "1m0s",
         "ref": {"branch": stack.flux.branch},

@@ -48,19 +48,25 @@ def ensure_identity(path: Path, *, now: datetime | None = None) -> Identity:
 def read_recipient(path: Path) -> str:
     """The public recipient (age1...) of the identity file; errors never quote its content."""
     try:
-        lines = path.read_text(encoding="ascii").splitlines()
+        text = path.read_text(encoding="ascii")
     except FileNotFoundError:
         raise ConfigError([f"{path}: no age identity; run `freetier secrets init` first"]) from None
     except (OSError, UnicodeDecodeError):
         raise ConfigError([f"{path}: cannot read the age identity"]) from None
-    keys = [line.strip() for line in lines if line.strip().startswith(SECRET_PREFIX)]
+    return parse_identity(text, str(path))[1]
+
+
+def parse_identity(text: str, where: str) -> tuple[str, str]:
+    """(the `AGE-SECRET-KEY-1...` line, its recipient) of an identity file's text; errors
+    name `where` and never quote the text."""
+    keys = [line.strip() for line in text.splitlines() if line.strip().startswith(SECRET_PREFIX)]
     if len(keys) != 1:
-        raise ConfigError([f"{path}: expected exactly one AGE-SECRET-KEY line"])
+        raise ConfigError([f"{where}: expected exactly one AGE-SECRET-KEY line"])
     try:
         identity = pyrage.x25519.Identity.from_str(keys[0])
     except pyrage.IdentityError:  # never echo the key
-        raise ConfigError([f"{path}: not a valid age X25519 identity"]) from None
-    return str(identity.to_public())
+        raise ConfigError([f"{where}: not a valid age X25519 identity"]) from None
+    return keys[0], str(identity.to_public())
 
 
 def is_recipient(text: str) -> bool:
