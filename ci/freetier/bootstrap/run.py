@@ -114,10 +114,17 @@ def bootstrap(
         _reach(api, server)
         with kube_objects.dynamic_client(api, server) as dyn:
 
+            new_namespaces: set[str] = set()  # a dry run's: not there to be asked about
+
             def put(doc: dict[str, Any]) -> None:
-                action = kube_objects.apply(
-                    dyn, doc, dry_run=options.dry_run, sleep=options.sleep
-                )
+                if doc["metadata"].get("namespace") in new_namespaces:
+                    action: kube_objects.Action = "created"
+                else:
+                    action = kube_objects.apply(
+                        dyn, doc, dry_run=options.dry_run, sleep=options.sleep
+                    )
+                if options.dry_run and doc["kind"] == "Namespace" and action == "created":
+                    new_namespaces.add(doc["metadata"]["name"])
                 item = Applied(kube_objects.describe(doc), action)
                 applied.append(item)
                 if action != "unchanged":
