@@ -89,6 +89,7 @@ def test_source_defaults_to_the_repository_root() -> None:
         ("pr", "never"),
         ("deploy", "never"),
         ("bootstrap_proxmox", "never"),
+        ("bootstrap", "never"),
         ("toolchain", None),
     ],
 )
@@ -228,6 +229,24 @@ def test_deploy_applies_what_the_merged_pr_reviewed(module: Freetier) -> None:
         "--no-backend",
     ]
     assert ("withSecretVariable", {"name": "GITHUB_TOKEN", "secret": t}) in _calls(ctr)
+
+
+def test_bootstrap_runs_the_command_with_the_age_key_as_a_secret(module: Freetier) -> None:
+    assert not MODULE.functions["bootstrap"].parameters["age_key"].is_nullable
+    key = dag.set_secret("age", "x")
+    ctr = module.bootstrap(age_key=key, repo="o/r", backend_config="backend.hcl")
+    assert _execs(ctr)[-1] == [
+        f"{pipeline.VENV}/bin/freetier",
+        "bootstrap",
+        "--repo",
+        "o/r",
+        "--stack",
+        "stack.yaml",
+        "--backend-config",
+        "backend.hcl",
+    ]
+    assert ("withSecretVariable", {"name": "FREETIER_AGE_KEY", "secret": key}) in _calls(ctr)
+    assert _execs(module.bootstrap(age_key=key, repo="o/r", dry_run=True))[-1][-1] == "--dry-run"
 
 
 def test_apply_mounts_the_reviewed_plan(module: Freetier) -> None:

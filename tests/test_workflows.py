@@ -328,7 +328,7 @@ def test_deploy_runs_in_production_one_at_a_time() -> None:
     assert triggers(doc)["push"] == {"branches": ["main"]}
     assert doc["concurrency"] == {"group": "deploy-production", "cancel-in-progress": False}
     assert [job.get("environment") for job in jobs(doc).values()] == ["production"]
-    (step,) = dagger_steps(doc)
+    step, bootstrap = dagger_steps(doc)
     assert step["with"]["verb"] == "call"
     assert step["with"]["args"].split() == [
         "deploy",
@@ -351,6 +351,22 @@ def test_deploy_runs_in_production_one_at_a_time() -> None:
         "STATE_SECRET_KEY",
         "FREETIER_FINGERPRINT_KEY",
         "TS_AUTH_KEY",
+        "BACKEND_CONFIG",
+    }
+    # Then bootstrap, after the talos layer: the age identity only as a Dagger secret.
+    assert bootstrap["with"]["args"].split() == [
+        "bootstrap",
+        "--age-key=env://FREETIER_AGE_KEY",
+        "--state-access-key=env://STATE_ACCESS_KEY",
+        "--state-secret-key=env://STATE_SECRET_KEY",
+        '--backend-config="$BACKEND_CONFIG"',
+        '--repo="$GITHUB_REPOSITORY"',
+    ]
+    assert bootstrap["env"]["FREETIER_AGE_KEY"] == "${{ secrets.FREETIER_AGE_KEY }}"
+    assert set(bootstrap["env"]) == {
+        "FREETIER_AGE_KEY",
+        "STATE_ACCESS_KEY",
+        "STATE_SECRET_KEY",
         "BACKEND_CONFIG",
     }
 

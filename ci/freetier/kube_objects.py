@@ -44,7 +44,9 @@ def failure(what: str, exc: Exception, *, quote: bool = True) -> RemoteError:
             with contextlib.suppress(ValueError, TypeError, AttributeError):
                 message = str(json.loads(getattr(exc, "body", "") or "{}").get("message") or "")
         reason = getattr(exc, "reason", "") or ""
-        return RemoteError(f"{what}: HTTP {status} {reason}".strip() + (f": {message}" if message else ""))
+        return RemoteError(
+            f"{what}: HTTP {status} {reason}".strip() + (f": {message}" if message else "")
+        )
     reason = type(exc).__name__  # a connection error's text may carry the whole URL
     cause = exc.__context__ or exc.__cause__
     if cause is not None:
@@ -56,11 +58,12 @@ def failure(what: str, exc: Exception, *, quote: bool = True) -> RemoteError:
 def dynamic_client(api: Any, server: str) -> Iterator[Any]:
     """The dynamic client over `api`, its discovery cache in a private folder for the block
     (the client's default is a shared file in /tmp)."""
-    from kubernetes.dynamic import DynamicClient
+    from kubernetes import dynamic
 
+    client: Any = dynamic.DynamicClient  # untyped in the client
     with tempfile.TemporaryDirectory(prefix="freetier-discovery-") as folder:
         try:
-            dyn = DynamicClient(api, cache_file=str(Path(folder) / "discovery.json"))
+            dyn = client(api, cache_file=str(Path(folder) / "discovery.json"))
         except Exception as exc:  # ApiException, urllib3 and ssl errors alike
             raise failure(f"{server}: discovery", exc) from None
         yield dyn
@@ -86,9 +89,7 @@ def _plain(found: Any) -> dict[str, Any]:
 
 def _comparable(obj: Mapping[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in obj.items() if k != "status"}
-    out["metadata"] = {
-        k: v for k, v in (obj.get("metadata") or {}).items() if k not in VOLATILE
-    }
+    out["metadata"] = {k: v for k, v in (obj.get("metadata") or {}).items() if k not in VOLATILE}
     return out
 
 
@@ -196,27 +197,31 @@ def secret_holds(api: Any, namespace: str, name: str, key: str, value: str) -> b
         return False
 
 
-def write_secret(api: Any, namespace: str, name: str, key: str, value: str, *, replace: bool) -> None:
+def write_secret(
+    api: Any, namespace: str, name: str, key: str, value: str, *, replace: bool
+) -> None:
     """Create (or replace) the Secret holding `value` under `key`: the one request that
     carries the value."""
     from kubernetes import client
 
-    body = {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {
-            "name": name,
-            "namespace": namespace,
-            "labels": {"app.kubernetes.io/managed-by": FIELD_MANAGER},
-        },
-        "type": "Opaque",
-        "data": {key: base64.b64encode(value.encode()).decode()},
-    }
+    body = client.V1Secret(
+        api_version="v1",
+        kind="Secret",
+        metadata=client.V1ObjectMeta(
+            name=name,
+            namespace=namespace,
+            labels={"app.kubernetes.io/managed-by": FIELD_MANAGER},
+        ),
+        type="Opaque",
+        data={key: base64.b64encode(value.encode()).decode()},
+    )
     core = client.CoreV1Api(api)
     verb = "replace" if replace else "create"
     try:
         if replace:
-            core.replace_namespaced_secret(name, namespace, body, _request_timeout=REQUEST_TIMEOUT_S)
+            core.replace_namespaced_secret(
+                name, namespace, body, _request_timeout=REQUEST_TIMEOUT_S
+            )
         else:
             core.create_namespaced_secret(namespace, body, _request_timeout=REQUEST_TIMEOUT_S)
     except Exception as exc:

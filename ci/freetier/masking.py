@@ -34,6 +34,7 @@ SECRET_ENV = (
     "AWS_SECRET_ACCESS_KEY",
     "OCI_CLI_KEY_CONTENT",
     FINGERPRINT_KEY_ENV,
+    "FREETIER_AGE_KEY",  # the age identity `freetier bootstrap` puts in the sops-age Secret
 )
 TF_VAR_PREFIX = "TF_VAR_"
 MIN_LINE_LEN = 6  # a line of a multi-line secret shorter than this is too common to mask

@@ -350,6 +350,32 @@ class Freetier:
         args = ["deploy", "--repo", repo, "--sha", sha, "--stack", stack]
         return _freetier(ctr, *args, *_backend_args(backend_config))
 
+    @uncached
+    def bootstrap(
+        self,
+        age_key: Annotated[
+            dagger.Secret,
+            Doc(
+                "FREETIER_AGE_KEY: the age identity Flux decrypts the tree's secrets with; it "
+                "reaches the cluster only as the sops-age Secret"
+            ),
+        ],
+        repo: Repo,
+        state_access_key: StateAccessKey = None,
+        state_secret_key: StateSecretKey = None,
+        backend_config: BackendConfig = None,
+        dry_run: Annotated[bool, Doc("say what would be applied; change nothing")] = False,
+        stack: StackFile = "stack.yaml",
+    ) -> dagger.Container:
+        """After the talos layer: install Flux (its pinned release), the sops-age Secret and
+        the sync of this repository, then wait until every Kustomization and HelmRelease is
+        Ready; the kubeconfig comes from the talos layer's state, and the runner must be on
+        the tailnet. Safe to rerun: a healthy cluster is left as it is."""
+        ctr = _with_state_backend(build_toolchain(self.source), state_access_key, state_secret_key)
+        ctr = ctr.with_secret_variable("FREETIER_AGE_KEY", age_key)
+        args = ["bootstrap", "--repo", repo, "--stack", stack, *_backend_args(backend_config)]
+        return _freetier(ctr, *args, *(["--dry-run"] if dry_run else []))
+
 
 def _image_tfvars(stack: str) -> str:
     """Where `images publish` writes the image OCIDs and tofu/oci reads them."""

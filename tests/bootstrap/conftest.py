@@ -57,7 +57,11 @@ def _helm_release(name: str, namespace: str) -> dict:
                 "spec": {
                     "chart": name,
                     "version": "1.0.0",
-                    "sourceRef": {"kind": "HelmRepository", "name": name, "namespace": "flux-system"},
+                    "sourceRef": {
+                        "kind": "HelmRepository",
+                        "name": name,
+                        "namespace": "flux-system",
+                    },
                 }
             },
         },

@@ -144,7 +144,9 @@ def test_ready_for_an_older_generation_is_not_ready(
         ": waiting for Kustomizations and HelmReleases Ready: Kustomization flux-system/apps: "
         "status is for generation 0, the object is at 1 (5 of 6 Ready)"
     )
-    apps = world.api.store.find("kustomize.toolkit.fluxcd.io/v1", "Kustomization", "flux-system", "apps")
+    apps = world.api.store.find(
+        "kustomize.toolkit.fluxcd.io/v1", "Kustomization", "flux-system", "apps"
+    )
     assert apps is not None
     assert [c["status"] for c in apps["status"]["conditions"] if c["type"] == "Ready"] == ["True"]
 
@@ -306,7 +308,9 @@ def test_a_tree_that_syncs_another_repository(
 def test_an_install_yaml_that_is_not_the_pinned_one_is_never_applied(
     world: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    world.site.files[INSTALL_PATH] += b"\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n"
+    world.site.files[INSTALL_PATH] += (
+        b"\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n"
+    )
     assert world.run() == 1
     (line,) = _errors(capsys.readouterr().err)
     assert "install.yaml: SHA-256 " in line and " is not the expected " in line

@@ -217,10 +217,8 @@ class FakeKubeApi(LocalServer):
     def _route(self, call: Call, route: str) -> tuple[int, str, bytes]:
         store = self.store
         parts = route.strip("/").split("/")
-        if parts == ["api"]:
-            return json_body(200, store.api_versions())
-        if parts == ["apis"]:
-            return json_body(200, store.groups())
+        if parts in (["api"], ["apis"]):
+            return json_body(200, store.api_versions() if parts == ["api"] else store.groups())
         if parts[0] == "api":
             group, version, rest = "", parts[1], parts[2:]
         else:
@@ -237,25 +235,26 @@ class FakeKubeApi(LocalServer):
         kind = store.kind_of(group, version, rest[0])
         if kind.namespaced != bool(namespace) and len(rest) > 1:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
-        name = rest[1] if len(rest) > 1 else None
-        if len(rest) > 2:  # a subresource: status is the controllers', not freetier's
-            if rest[2:] != ["status"] or call.method != "GET":
-                raise ApiError(405, "MethodNotAllowed", "only GET of /status is served")
-        return self._object(call, kind, namespace, name)
+        # A subresource: status is the controllers', not freetier's.
+        if len(rest) > 2 and (rest[2:] != ["status"] or call.method != "GET"):
+            raise ApiError(405, "MethodNotAllowed", "only GET of /status is served")
+        if len(rest) == 1:
+            return self._collection(call, kind, namespace)
+        return self._object(call, kind, namespace, rest[1])
 
-    def _object(
-        self, call: Call, kind: Kind, namespace: str, name: str | None
-    ) -> tuple[int, str, bytes]:
+    def _collection(self, call: Call, kind: Kind, namespace: str) -> tuple[int, str, bytes]:
         store = self.store
-        dry_run = call.query.get("dryRun") == ["All"]
-        if name is None:
-            if call.method == "GET":
-                if kind.kind == "Node":
-                    return _json(200, self._node_list())
-                return json_body(200, store.list_body(kind, namespace or None))
-            if call.method == "POST":
-                return json_body(201, store.create(kind, namespace, call.json(), dry_run=dry_run))
-            raise ApiError(405, "MethodNotAllowed", f"{call.method} on a collection")
+        if call.method == "GET":
+            if kind.kind == "Node":
+                return _json(200, self._node_list())
+            return json_body(200, store.list_body(kind, namespace or None))
+        if call.method == "POST":
+            dry_run = call.query.get("dryRun") == ["All"]
+            return json_body(201, store.create(kind, namespace, call.json(), dry_run=dry_run))
+        raise ApiError(405, "MethodNotAllowed", f"{call.method} on a collection")
+
+    def _object(self, call: Call, kind: Kind, namespace: str, name: str) -> tuple[int, str, bytes]:
+        store = self.store
         if call.method == "GET":
             if kind.kind == "Node" and name not in self._listed():
                 raise ApiError(404, "NotFound", f'nodes "{name}" not found')
@@ -264,20 +263,21 @@ class FakeKubeApi(LocalServer):
             return json_body(200, store.replace(kind, namespace, name, call.json()))
         if call.method == "DELETE":
             return json_body(200, store.delete(kind, namespace, name))
-        if call.method == "PATCH":
-            if call.content_type != "application/apply-patch+yaml":
-                raise ApiError(
-                    415,
-                    "UnsupportedMediaType",
-                    f"the body of the request was in an unknown format - accepted media types "
-                    f"include: application/apply-patch+yaml (got {call.content_type})",
-                )
-            manager = (call.query.get("fieldManager") or [None])[0]
-            code, obj = store.apply(
-                kind, namespace, name, call.yaml(), manager=manager, dry_run=dry_run
+        if call.method != "PATCH":
+            raise ApiError(405, "MethodNotAllowed", f"{call.method} is not allowed")
+        if call.content_type != "application/apply-patch+yaml":
+            raise ApiError(
+                415,
+                "UnsupportedMediaType",
+                "the body of the request was in an unknown format - accepted media types "
+                f"include: application/apply-patch+yaml (got {call.content_type})",
             )
-            return json_body(code, obj)
-        raise ApiError(405, "MethodNotAllowed", f"{call.method} is not allowed")
+        manager = (call.query.get("fieldManager") or [None])[0]
+        dry_run = call.query.get("dryRun") == ["All"]
+        code, obj = store.apply(
+            kind, namespace, name, call.yaml(), manager=manager, dry_run=dry_run
+        )
+        return json_body(code, obj)
 
     def _version(self) -> dict[str, str]:
         major, minor = self.git_version.lstrip("v").split(".")[:2]

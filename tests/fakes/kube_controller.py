@@ -194,9 +194,7 @@ class ClusterController:
         """(reason, message) while what the object needs is not Ready yet."""
         spec = obj.get("spec") or {}
         namespace = obj["metadata"].get("namespace", "")
-        source = spec.get("sourceRef") or (spec.get("chart") or {}).get("spec", {}).get(
-            "sourceRef"
-        )
+        source = spec.get("sourceRef") or (spec.get("chart") or {}).get("spec", {}).get("sourceRef")
         if source and obj["kind"] != "HelmRelease":
             found = _flux_find(api, source["kind"], source.get("namespace", namespace), source)
             if found is None or not _is_ready(found):
@@ -207,7 +205,9 @@ class ClusterController:
                 )
         for dependency in spec.get("dependsOn") or []:
             found = api.store.find(
-                obj["apiVersion"], obj["kind"], dependency.get("namespace", namespace),
+                obj["apiVersion"],
+                obj["kind"],
+                dependency.get("namespace", namespace),
                 dependency["name"],
             )
             if found is None or not _is_ready(found):
@@ -219,7 +219,7 @@ class ClusterController:
         if secret and api.store.find("v1", "Secret", namespace, secret) is None:
             return (
                 "ReconciliationFailed",
-                f"decryption secret error: Secret \"{secret}\" not found",
+                f'decryption secret error: Secret "{secret}" not found',
             )
         return None
 
@@ -231,12 +231,18 @@ class ClusterController:
                 "observedGeneration": observed,
                 "conditions": [
                     condition(
-                        "Ready", "True", "Succeeded", f"stored artifact for revision '{REVISION}'",
+                        "Ready",
+                        "True",
+                        "Succeeded",
+                        f"stored artifact for revision '{REVISION}'",
                         when,
                     ),
                     condition(
-                        "ArtifactInStorage", "True", "Succeeded",
-                        f"stored artifact for revision '{REVISION}'", when,
+                        "ArtifactInStorage",
+                        "True",
+                        "Succeeded",
+                        f"stored artifact for revision '{REVISION}'",
+                        when,
                     ),
                 ],
                 "artifact": {
@@ -254,7 +260,9 @@ class ClusterController:
                 "observedGeneration": observed,
                 "lastAppliedRevision": REVISION,
                 "lastAttemptedRevision": REVISION,
-                "conditions": [condition("Ready", "True", "ReconciliationSucceeded", message, when)],
+                "conditions": [
+                    condition("Ready", "True", "ReconciliationSucceeded", message, when)
+                ],
             }
         if kind == "HelmRelease":
             message = f"Helm install succeeded for release {name}"
@@ -297,7 +305,9 @@ def _cilium_daemonset() -> Obj:
             "selector": {"matchLabels": {"k8s-app": "cilium"}},
             "template": {
                 "metadata": {"labels": labels},
-                "spec": {"containers": [{"name": "cilium-agent", "image": "quay.io/cilium/cilium"}]},
+                "spec": {
+                    "containers": [{"name": "cilium-agent", "image": "quay.io/cilium/cilium"}]
+                },
             },
         },
     }

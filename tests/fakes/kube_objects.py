@@ -342,9 +342,7 @@ class ObjectStore:
         obj = self._check(kind, namespace, None, body)
         key = self._key(kind, namespace, obj["metadata"]["name"])
         if key in self.objects:
-            raise ApiError(
-                409, "AlreadyExists", f'{kind.resource()} "{key[3]}" already exists'
-            )
+            raise ApiError(409, "AlreadyExists", f'{kind.resource()} "{key[3]}" already exists')
         obj["metadata"].pop("resourceVersion", None)
         if kind.status:
             obj.pop("status", None)

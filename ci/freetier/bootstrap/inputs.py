@@ -15,7 +15,7 @@ from freetier.stack import Stack
 AGE_KEY_ENV = "FREETIER_AGE_KEY"
 # Flux's kustomize-controller reads age identities from the decryption Secret's keys ending
 # in `.agekey` (fluxcd.io/flux/guides/mozilla-sops/, "Configure in-cluster secrets decryption").
-SOPS_SECRET_KEY = "age.agekey"
+SOPS_SECRET_KEY = "age.agekey"  # noqa: S105 - the data key's name, not a key
 NO_IDENTITY = (
     "no age identity: run `freetier secrets init` (it writes {path}) or set "
     f"{AGE_KEY_ENV} to the identity (in CI: the {AGE_KEY_ENV} secret of the production "

@@ -18,7 +18,7 @@ from freetier.bootstrap.wait import Expect, wait_for_flux
 from freetier.cluster.kubeconfig import ClusterAccess, api_server, expected_nodes
 from freetier.errors import ConfigError, RemoteError
 from freetier.flux.render_clusters import kustomization_paths, sync_documents
-from freetier.flux.render_common import FLUX_NAMESPACE, SOPS_SECRET
+from freetier.flux.render_common import FLUX_NAMESPACE, FLUX_SOURCE, SOPS_SECRET
 from freetier.stack import Stack
 
 DEADLINE_S = 20 * 60.0
@@ -36,14 +36,14 @@ class Outcome:
     install_sha256: str
     sync: dict[str, str]
     applied: tuple[Applied, ...]
-    secret: str  # created | replaced | unchanged
+    sops_action: str  # created | replaced | unchanged
     steps: tuple[tuple[str, str], ...] = ()
     dry_run: bool = False
     key_source: str = ""
 
     @property
     def changed(self) -> bool:
-        return self.secret != "unchanged" or any(a.action != "unchanged" for a in self.applied)
+        return self.sops_action != "unchanged" or any(a.action != "unchanged" for a in self.applied)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -54,7 +54,7 @@ class Outcome:
             "applied": [{"object": a.object, "action": a.action} for a in self.applied],
             "sops_secret": {
                 "object": f"Secret {FLUX_NAMESPACE}/{SOPS_SECRET}",
-                "action": self.secret,
+                "action": self.sops_action,
                 "from": self.key_source,
             },
             "steps": [{"step": s, "result": r} for s, r in self.steps],
@@ -113,7 +113,6 @@ def bootstrap(
     with kube.api_client(access.kubeconfig, server) as api:
         _reach(api, server)
         with kube_objects.dynamic_client(api, server) as dyn:
-
             new_namespaces: set[str] = set()  # a dry run's: not there to be asked about
 
             def put(doc: dict[str, Any]) -> None:
@@ -193,8 +192,6 @@ def _sops_secret(api: Any, key: inputs.AgeKey, *, dry_run: bool) -> str:
 
 
 def _sync_summary(stack: Stack) -> dict[str, str]:
-    from freetier.flux.render_clusters import FLUX_SOURCE
-
     return {
         "url": stack.flux.repo_url,
         "branch": stack.flux.branch,

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from freetier.cli.common import SubParsers, add_backend, add_format, add_stack, minutes, print_json
+
+if TYPE_CHECKING:
+    from freetier.bootstrap.run import Outcome
 
 DEFAULT_DEADLINE_MINUTES = 20.0
 
 # The top-level commands this module adds, with their line in `freetier --help`.
 COMMANDS = {
-    "bootstrap": "install Flux, the sops-age Secret and the sync; wait until the cluster reconciles",
+    "bootstrap": "install Flux, the sops-age Secret and the sync; wait until Flux reconciles",
 }
 
 
@@ -72,6 +76,7 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
         "--cache",
         type=Path,
         default=Path("out/cache"),
+        metavar="DIR",
         help="where the downloaded install.yaml is kept (default: out/cache)",
     )
     add_stack(boot)
@@ -114,10 +119,7 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_text(outcome: object) -> None:
-    from freetier.bootstrap.run import Outcome
-
-    assert isinstance(outcome, Outcome)
+def _print_text(outcome: Outcome) -> None:
     sync = outcome.sync
     counts: dict[str, int] = {}
     for item in outcome.applied:
@@ -130,8 +132,10 @@ def _print_text(outcome: object) -> None:
         for item in outcome.applied:
             if item.action != "unchanged":
                 print(f"would {item.action.removesuffix('d')} {item.object}")
-        print(f"would apply {len(outcome.applied)} objects ({summary}); Secret sops-age: "
-              f"{outcome.secret}" + ("" if outcome.secret == "unchanged" else " (would be)"))
+        print(
+            f"would apply {len(outcome.applied)} objects ({summary}); Secret sops-age: "
+            f"{outcome.sops_action}" + ("" if outcome.sops_action == "unchanged" else " (would be)")
+        )
         return
     if not outcome.changed:
         print(
@@ -139,7 +143,7 @@ def _print_text(outcome: object) -> None:
             "were already in place"
         )
     else:
-        print(f"applied {len(outcome.applied)} objects ({summary}); Secret sops-age: "
-              f"{outcome.secret}")
+        secret = outcome.sops_action
+        print(f"applied {len(outcome.applied)} objects ({summary}); Secret sops-age: {secret}")
     for step, result in outcome.steps:
         print(f"ready: {step}: {result}")
