@@ -195,18 +195,18 @@ class FakeKubeApi(LocalServer):
             self.calls.append(call)
             if self.refuse_next > 0:
                 self.refuse_next -= 1
-                return _status(503, "ServiceUnavailable", "the server is starting")
+                return status_body(503, "ServiceUnavailable", "the server is starting")
             if self.controller is not None:
                 self.controller(self, call)
             route = call.path.rstrip("/") or "/"
             if route == "/version":
-                return _json(200, self._version())
+                return json_body(200, self._version())
             if route in ("/readyz", "/livez"):
                 return self._readyz(route[1:], "verbose" in call.query)
             if not route.startswith(("/api/", "/apis/")) and route not in ("/api", "/apis"):
-                return _status(404, "NotFound", f"the server could not find {call.path}")
+                return status_body(404, "NotFound", f"the server could not find {call.path}")
             if call.user == "system:anonymous":
-                return _status(
+                return status_body(
                     403, "Forbidden", f'{route} is forbidden: User "system:anonymous" cannot list'
                 )
             try:
@@ -246,7 +246,7 @@ class FakeKubeApi(LocalServer):
         store = self.store
         if call.method == "GET":
             if kind.kind == "Node":
-                return _json(200, self._node_list())
+                return json_body(200, self._node_list())
             return json_body(200, store.list_body(kind, namespace or None))
         if call.method == "POST":
             dry_run = call.query.get("dryRun") == ["All"]
@@ -377,25 +377,6 @@ def _node_status(ready: bool) -> dict[str, Any]:
             "not initialized",
         }
     return {"conditions": [condition]}
-
-
-def _json(code: int, body: dict[str, Any]) -> tuple[int, str, bytes]:
-    return code, "application/json", json.dumps(body).encode()
-
-
-def _status(code: int, reason: str, message: str) -> tuple[int, str, bytes]:
-    return _json(
-        code,
-        {
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Failure",
-            "message": message,
-            "reason": reason,
-            "code": code,
-        },
-    )
 
 
 class _Handler(BaseHTTPRequestHandler):
