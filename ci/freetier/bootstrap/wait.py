@@ -26,6 +26,7 @@ from freetier.bootstrap import readiness
 from freetier.cluster.poll import Waiting, poll
 from freetier.errors import FreetierError, RemoteError
 from freetier.flux.render_common import FLUX_NAMESPACE, FLUX_SOURCE, KUSTOMIZE_API, SOURCE_API
+from freetier.talos.cilium import CILIUM_NAMESPACE
 from freetier.tofu.apply import format_duration
 
 HELM_API = "helm.toolkit.fluxcd.io/v2"
@@ -37,7 +38,9 @@ STEPS = (
     "GitRepository fetched",
     "Kustomizations and HelmReleases Ready",
 )
-CILIUM = ("kube-system", "cilium")
+# The agents' DaemonSet: the Cilium chart names it `cilium` whatever the release is called
+# (templates/cilium-agent/daemonset.yaml), in the namespace the inline manifest installs to.
+CILIUM = (CILIUM_NAMESPACE, "cilium")
 
 
 class ReconcileFailed(FreetierError):
