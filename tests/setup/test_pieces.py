@@ -67,8 +67,7 @@ def test_the_environment_table_matches_the_readme() -> None:
     for environment in model.ENVIRONMENT_SECRETS:
         assert f"| `{environment}` |" in readme
     for name in model.needed_secrets(list(model.ENVIRONMENT_SECRETS)):
-        if name != "FREETIER_AGE_KEY":
-            assert f"`{name}`" in readme
+        assert f"`{name}`" in readme
 
 
 # --- the fakes -------------------------------------------------------------------------------
