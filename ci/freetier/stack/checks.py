@@ -230,6 +230,26 @@ def _check_hosts(pve: Proxmox, instances: dict[str, Instance]) -> Iterator[Probl
                 yield Problem((*path, "instance"), f"{host.instance!r} has role {inst.role}")
 
 
+def _check_vm_network(pve: Proxmox) -> Iterator[Problem]:
+    """Every VM's address and the gateway inside the VM network, none the other's."""
+    vmnet = pve.vm_network
+    size = ipaddress.ip_network(vmnet.cidr).num_addresses
+    last = vmnet.first_host + len(pve.talos_vms) - 1
+    if pve.talos_vms and last >= size - 1:
+        yield Problem(
+            ("proxmox", "vm_network", "cidr"),
+            f"{vmnet.cidr} has no host number {last} for talos_vms[{len(pve.talos_vms) - 1}] "
+            f"(first_host {vmnet.first_host})",
+        )
+    if vmnet.gateway_host >= size - 1:
+        yield Problem(("proxmox", "vm_network", "gateway_host"), f"not a host of {vmnet.cidr}")
+    elif vmnet.first_host <= vmnet.gateway_host <= last:
+        yield Problem(
+            ("proxmox", "vm_network", "gateway_host"),
+            f"host number {vmnet.gateway_host} is also a Talos VM's address",
+        )
+
+
 def _check_vms(pve: Proxmox) -> Iterator[Problem]:
     hosts = {h.name for h in pve.hosts}
     seen: set[str] = set()
@@ -248,5 +268,6 @@ def _check_vms(pve: Proxmox) -> Iterator[Problem]:
         elif vmid in RESERVED_VMIDS:
             yield Problem(path, f"VM id {vmid} is {RESERVED_VMIDS[vmid]}")
         used.setdefault(vmid, vm.name)
+    yield from _check_vm_network(pve)
     controlplanes = sum(vm.role == "controlplane" for vm in pve.talos_vms)
     yield from _check_controlplanes(controlplanes, ("proxmox", "talos_vms"))

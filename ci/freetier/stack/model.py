@@ -251,10 +251,36 @@ class Kubernetes(_Model):
     ] = False
 
 
+class VmNetwork(_Model):
+    """Where the Talos VMs are: one bridge of the same name on every host, one layer-2 segment
+    across the hosts (`proxmox bootstrap` does not create it), static addresses handed to each
+    VM through its cloud-init drive, so the talos layer knows them before any VM exists."""
+
+    bridge: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,14}$")] = "vmbr0"
+    cidr: Annotated[Cidr, Field(description="The VMs' subnet: their kubelet node IPs.")] = (
+        "10.10.0.0/24"
+    )
+    gateway_host: Annotated[
+        int, Field(ge=1, description="The gateway: this host number of `cidr` (cidrhost).")
+    ] = 1
+    first_host: Annotated[
+        int,
+        Field(
+            ge=1,
+            description="talos_vms[i] gets host number first_host + i of `cidr` (cidrhost).",
+        ),
+    ] = 11
+
+
 class Proxmox(_Model):
     hosts: list[ProxmoxHost] = []
     talos_vms: list[TalosVm] = []
     ceph: Ceph = Ceph()
+    vm_network: VmNetwork = VmNetwork()
+    arch: Annotated[
+        Literal["amd64", "arm64"],
+        Field(description="The hosts' architecture: the Talos nocloud image's."),
+    ] = "amd64"
     allow_tcg: Annotated[
         bool,
         Field(
@@ -316,6 +342,16 @@ def vm_id(pve: Proxmox, index: int) -> int:
     """The VM id of talos_vms[index]: its own, else FIRST_VMID + index."""
     vmid = pve.talos_vms[index].vmid
     return FIRST_VMID + index if vmid is None else vmid
+
+
+def vm_address(pve: Proxmox, index: int) -> str:
+    """The address of talos_vms[index] on the VM network (what cloud-init gives it).
+
+    >>> vm_address(Proxmox(talos_vms=[{"name": "a", "host": "h"}]), 0)
+    '10.10.0.11'
+    """
+    net = ipaddress.ip_network(pve.vm_network.cidr)
+    return str(net[pve.vm_network.first_host + index])
 
 
 def ceph_min_size(ceph: Ceph) -> int:

@@ -7,8 +7,9 @@ connections, rate-limited ICMP and traffic between the pod and service subnets; 
 else must be opened here. Encapsulated pod traffic is not covered by that, so Cilium's VXLAN
 port is opened explicitly, as the guide says.
 
-Sources of each rule: the VCN subnet (`network.subnet_cidr`, where every node and the bastion
-live) and, for the two APIs people and CI use, the tailnet. Nothing opens to the internet.
+Sources of each rule: the nodes' subnet (`node_subnet`: the VCN subnet `network.subnet_cidr`,
+where every node and the bastion live, or for the proxmox topology the Talos VMs' network
+`proxmox.vm_network.cidr`) and, for the two APIs people and CI use, the tailnet. Nothing opens to the internet.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ def firewall_documents(
     for rule in rules:
         if rule.controlplane_only and role != "controlplane":
             continue
-        sources = [stack.network.subnet_cidr] + ([TAILNET_CIDR] if rule.from_tailnet else [])
+        sources = [node_subnet(stack)] + ([TAILNET_CIDR] if rule.from_tailnet else [])
         documents.append(
             {
                 "apiVersion": "v1alpha1",
@@ -91,3 +92,11 @@ def firewall_documents(
             }
         )
     return documents
+
+
+def node_subnet(stack: Stack) -> str:
+    """The subnet of the nodes' kubelet address: the VCN subnet of the A1 instances, or the
+    Proxmox VM network (`proxmox.vm_network.cidr`) the Talos VMs sit on."""
+    if stack.topology == "proxmox" and stack.proxmox is not None:
+        return stack.proxmox.vm_network.cidr
+    return stack.network.subnet_cidr

@@ -34,7 +34,7 @@ from freetier.talos.cilium import (
     Role,
     talos_cluster_documents,
 )
-from freetier.talos.firewall import firewall_documents
+from freetier.talos.firewall import firewall_documents, node_subnet
 from freetier.talos.form import V1ALPHA1, config_form
 
 Document = dict[str, Any]
@@ -91,19 +91,14 @@ def node_patches(stack: Stack, node: str) -> list[dict[str, Any]]:
     """The config patches of `node`, in the order the provider applies them."""
     form = config_form(stack.versions.talos)
     target = _find(stack, node)
-    if stack.topology != "direct":
-        raise ConfigError(
-            [
-                f"topology: {stack.topology}: Talos machine configuration is written for the "
-                "direct topology only (Talos on the A1 instances)"
-            ]
-        )
     own = [_node_patch(stack, target)] if form == V1ALPHA1 else _node_documents(stack, target)
     return [
         *talos_cluster_documents(stack, target.role),
         *own,
         _hostname(target),
-        _time_sync(),
+        # OCI's NTP answers on the metadata address of an OCI instance only; a Proxmox VM keeps
+        # Talos's default time servers.
+        *([_time_sync()] if stack.topology == "direct" else []),
         _tailscale_service(target),
         *firewall_documents(stack, target.role),
     ]
@@ -129,7 +124,7 @@ def _node_patch(stack: Stack, node: TalosNode) -> Document:
         "certSANs": [tailnet_name(node.name)],
         "nodeLabels": _node_labels(stack, node),
         # The kubelet (and so the node's InternalIP) uses the VCN address, never the tailnet one.
-        "kubelet": {"nodeIP": {"validSubnets": [stack.network.subnet_cidr]}},
+        "kubelet": {"nodeIP": {"validSubnets": [node_subnet(stack)]}},
     }
     patch: Document = {"machine": machine}
     if node.role == "controlplane":
@@ -154,7 +149,7 @@ def _node_documents(stack: Stack, node: TalosNode) -> list[Document]:
             "kind": "KubeNodeConfig",
             # Labels merge into those Talos sets on control planes (role, LB exclusion).
             "labels": _node_labels(stack, node),
-            "nodeIP": {"validSubnets": [stack.network.subnet_cidr]},
+            "nodeIP": {"validSubnets": [node_subnet(stack)]},
         },
     ]
     if node.role == "controlplane":

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -12,9 +13,10 @@ import yaml
 from freetier.errors import ConfigError
 from freetier.guard.profile import Profile, load_profile
 from freetier.stack import Stack
+from freetier.stack.model import Proxmox, vm_address, vm_id
 from freetier.talos.cilium import cilium_bootstrap, talos_cluster_documents
 from freetier.talos.form import config_form
-from freetier.talos.machine import node_names, node_patches, talos_nodes
+from freetier.talos.machine import node_names, node_patches, schematic, talos_nodes
 
 TFVARS_FILE = "stack.auto.tfvars.json"
 
@@ -79,7 +81,15 @@ class UpstreamNotApplied(ConfigError):
 def node_addresses(stack: Stack, oci_outputs: Mapping[str, Any]) -> dict[str, dict[str, str]]:
     """Each Talos node's private and public address, from the oci layer's outputs (name ->
     value): everything the talos layer takes from upstream. ConfigError, saying to apply the
-    oci layer first, when the outputs are missing or lack a node of the stack."""
+    oci layer first, when the outputs are missing or lack a node of the stack. For the proxmox
+    topology the nodes are VMs whose static addresses the stack decides (`vm_address`): no
+    public address, nothing read upstream."""
+    if stack.topology == "proxmox" and stack.proxmox is not None:
+        pve = stack.proxmox
+        return {
+            vm.name: {"private_ip": vm_address(pve, i), "public_ip": ""}
+            for i, vm in enumerate(pve.talos_vms)
+        }
     private, public = oci_outputs.get(PRIVATE_IPS), oci_outputs.get(PUBLIC_IPS)
     if not isinstance(private, dict) or not isinstance(public, dict):
         raise UpstreamNotApplied([f"tofu/oci: no {PRIVATE_IPS} output yet: {APPLY_OCI_FIRST}"])
@@ -106,13 +116,21 @@ def derive_talos_vars(stack: Stack, oci_outputs: Mapping[str, Any]) -> dict[str,
     roles = {n.name: n.role for n in talos_nodes(stack)}
     control_planes = [n for n in addresses if roles[n] == "controlplane"]
     if not control_planes:
-        raise ConfigError(["instances: no controlplane node: the talos layer needs one"])
+        raise ConfigError(
+            [
+                "proxmox.talos_vms: no controlplane VM: the talos layer needs one"
+                if stack.topology == "proxmox"
+                else "instances: no controlplane node: the talos layer needs one"
+            ]
+        )
     first = control_planes[0]
     cluster = {
         role: [_yaml(d) for d in talos_cluster_documents(stack, role)]
         for role in sorted({roles[n] for n in addresses})
     }
     return {
+        "topology": stack.topology,
+        "proxmox": proxmox_vms(stack),
         "cluster_name": stack.name,
         "talos_version": stack.versions.talos,
         "talos_config_form": config_form(stack.versions.talos),
@@ -133,6 +151,45 @@ def derive_talos_vars(stack: Stack, oci_outputs: Mapping[str, Any]) -> dict[str,
                 ],
             }
             for name, where in addresses.items()
+        },
+    }
+
+
+# Proxmox VE storages the VMs' files go to: the Talos image (content "iso", enabled on `local` by
+# default) and the cloud-init user-data snippets (content "snippets", which must be enabled on
+# `local`: `pvesm set local --content iso,vztmpl,backup,snippets`).
+PVE_FILE_STORE = "local"
+
+
+def proxmox_vms(stack: Stack) -> dict[str, Any] | None:
+    """What tofu/talos's proxmox.tf needs of the stack: the image (architecture, the Image
+    Factory schematic as YAML), the VM network, the Ceph storage (`pveceph pool create
+    --add_storages` names the storage after the pool) and per VM its host, id, size and static
+    address. None for the direct topology."""
+    if stack.topology != "proxmox" or stack.proxmox is None:
+        return None
+    pve: Proxmox = stack.proxmox
+    vmnet = pve.vm_network
+    prefix = vmnet.cidr.split("/")[1]
+    gateway = str(ipaddress.ip_network(vmnet.cidr)[vmnet.gateway_host])
+    return {
+        "arch": pve.arch,
+        "schematic": yaml.safe_dump(schematic(stack), sort_keys=True),
+        "file_store": PVE_FILE_STORE,
+        "vm_store": pve.ceph.pool,
+        "bridge": vmnet.bridge,
+        "gateway": gateway,
+        "tcg": pve.allow_tcg,
+        "vms": {
+            vm.name: {
+                "node_name": vm.host,
+                "vm_id": vm_id(pve, i),
+                "cores": vm.cores,
+                "memory_mb": vm.memory_gb * 1024,
+                "disk_gb": vm.disk_gb,
+                "address": f"{vm_address(pve, i)}/{prefix}",
+            }
+            for i, vm in enumerate(pve.talos_vms)
         },
     }
 
