@@ -243,12 +243,33 @@ def test_a_talos_line_without_a_written_form_is_refused(shipped: Stack, version:
     )
 
 
-def test_proxmox_nodes_are_listed_but_not_configured() -> None:
+def test_proxmox_vms_get_the_direct_configuration_on_their_own_subnet() -> None:
+    """The same documents as an A1 node, but the kubelet's node IP and the firewall's node
+    source are the VM network (proxmox.vm_network.cidr, 10.10.0.0/24 by default), and no
+    TimeSyncConfig pointing at OCI's metadata address, which a Proxmox VM cannot reach."""
     stack = load_stack(PROXMOX_EXAMPLE)
-    names = node_names(stack)
-    assert names == [vm.name for vm in stack.proxmox.talos_vms] if stack.proxmox else []
-    with pytest.raises(ConfigError, match="direct topology only"):
-        node_patches(stack, names[0])
+    assert node_names(stack) == ["talos-cp-1", "talos-cp-2", "talos-cp-3"]
+    patches = node_patches(stack, "talos-cp-2")
+    kinds = [d.get("kind", "+".join(sorted(d))) for d in patches]
+    assert "TimeSyncConfig" not in kinds
+    assert kinds[:4] == [
+        "cluster+machine", "cluster+machine", "HostnameConfig", "ExtensionServiceConfig"
+    ]  # fmt: skip
+    own = patches[1]
+    assert own["machine"]["kubelet"] == {"nodeIP": {"validSubnets": ["10.10.0.0/24"]}}
+    assert own["machine"]["install"] == {"disk": "/dev/sda"}
+    assert patches[2]["hostname"] == "talos-cp-2"
+    rules = [d for d in patches if d.get("kind") == "NetworkRuleConfig"]
+    assert rules and all({"subnet": "10.10.0.0/24"} in r["ingress"] for r in rules)
+    assert not any({"subnet": "10.0.1.0/24"} in r["ingress"] for r in rules)
+    for document in patches:
+        assert _errors(document) == [], document
+
+
+def test_proxmox_vms_on_talos_1_14_carry_the_vm_subnet_in_kube_node_config() -> None:
+    stack = _on_talos(load_stack(PROXMOX_EXAMPLE), "v1.14.0")
+    (node,) = [d for d in node_patches(stack, "talos-cp-1") if d.get("kind") == "KubeNodeConfig"]
+    assert node["nodeIP"] == {"validSubnets": ["10.10.0.0/24"]}
 
 
 def test_schematic_adds_the_tailscale_extension(shipped: Stack) -> None:

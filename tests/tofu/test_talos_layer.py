@@ -113,10 +113,11 @@ def test_the_backend_is_tofu_oci_s() -> None:
 
 
 def test_every_block_and_argument_is_in_the_documented_schema(hcl) -> None:
-    used = [("resource", *b) for b in blocks(hcl, "resource")] + [
-        ("data", *b) for b in blocks(hcl, "data")
-    ]
+    # bpg/proxmox's resources (the proxmox topology) are checked by test_talos_proxmox.py.
+    used = [("resource", *b) for b in blocks(hcl, "resource") if not b[0].startswith("proxmox_")]
+    used += [("data", *b) for b in blocks(hcl, "data")]
     assert {f"{k} {t}" for k, t, _, _ in used} == {
+        "resource talos_image_factory_schematic",
         "resource talos_machine_secrets",
         "data talos_machine_configuration",
         "resource talos_machine_configuration_apply",

@@ -106,6 +106,8 @@ data "talos_machine_configuration" "role" {
 
 resource "talos_machine_configuration_apply" "node" {
   for_each = var.nodes
+  # The proxmox topology's VMs (proxmox.tf) must exist first; none in the direct topology.
+  depends_on = [proxmox_virtual_environment_vm.talos]
 
   client_configuration        = talos_machine_secrets.this.client_configuration
   machine_configuration_input = data.talos_machine_configuration.role[each.value.role].machine_configuration

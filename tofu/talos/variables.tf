@@ -111,6 +111,65 @@ variable "nodes" {
   }
 }
 
+variable "topology" {
+  description = "The stack's topology: direct (Talos on the A1 instances) or proxmox (Talos VMs on the Proxmox VE cluster, proxmox.tf)."
+  type        = string
+  default     = "direct"
+
+  validation {
+    condition     = contains(["direct", "proxmox"], var.topology)
+    error_message = "topology must be direct or proxmox."
+  }
+}
+
+variable "proxmox" {
+  description = "The proxmox topology's Talos VMs (freetier.tofu.vars.proxmox_vms): image architecture and Image Factory schematic (YAML), the storages, the VM bridge and gateway, the hosts' SSH addresses, and per VM its host, id, size and static address. null for the direct topology."
+  type = object({
+    arch       = string
+    schematic  = string
+    file_store = string
+    vm_store   = string
+    bridge     = string
+    gateway    = string
+    tcg        = bool
+    hosts = map(object({
+      address = string
+      port    = number
+      user    = string
+    }))
+    vms = map(object({
+      node_name = string
+      vm_id     = number
+      cores     = number
+      memory_mb = number
+      disk_gb   = number
+      address   = string
+    }))
+  })
+  default = null
+
+  validation {
+    condition     = (var.proxmox == null) == (var.topology == "direct")
+    error_message = "proxmox must be set exactly for topology proxmox (run `freetier tofu vars --layer talos`)."
+  }
+  validation {
+    condition     = var.proxmox == null || try(contains(["amd64", "arm64"], var.proxmox.arch), false)
+    error_message = "proxmox.arch must be amd64 or arm64."
+  }
+  validation {
+    condition     = var.proxmox == null || try(alltrue([for vm in values(var.proxmox.vms) : contains(keys(var.proxmox.hosts), vm.node_name)]), false)
+    error_message = "Every Talos VM's node_name must be a host of proxmox.hosts."
+  }
+  validation {
+    condition     = var.proxmox == null || try(length(distinct([for vm in values(var.proxmox.vms) : vm.vm_id])) == length(var.proxmox.vms), false)
+    error_message = "Two Talos VMs share a vm_id."
+  }
+  validation {
+    condition     = var.proxmox == null || try(alltrue([for vm in values(var.proxmox.vms) : can(cidrhost(vm.address, 0))]), false)
+    error_message = "Every Talos VM's address must be an IPv4 address with its prefix (10.10.0.11/24)."
+  }
+}
+
 # Not from stack.yaml: a secret.
 
 variable "tailscale_authkey" {

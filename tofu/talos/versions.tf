@@ -17,6 +17,14 @@ terraform {
       # docs/ at tag v3.1.2 by tests/tofu/test_talos_layer.py.
       version = "~> 3.1.2"
     }
+    proxmox = {
+      source = "bpg/proxmox"
+      # v0.111.1 (2026-07-03), the newest release: the Talos VMs of the proxmox topology
+      # (proxmox.tf). Schema checked against docs/ at tag v0.111.1 by
+      # tests/tofu/test_talos_proxmox.py. Used by the proxmox topology only; the direct one
+      # declares none of its resources.
+      version = "~> 0.111.1"
+    }
   }
 }
 
@@ -27,3 +35,24 @@ provider "talos" {}
 # Only `helm_template` is used, which renders client-side (its `validate` left false): no
 # cluster to configure.
 provider "helm" {}
+
+# The API endpoint and token come from the environment, never a file: PROXMOX_VE_ENDPOINT and
+# PROXMOX_VE_API_TOKEN (docs/index.md at v0.111.1). Snippets are uploaded over SSH: as each
+# host's image user, with the SSH agent, forwarded because sudo on freetier's Proxmox image
+# authenticates with it (pam_ssh_agent_auth), at the address `proxmox bootstrap` uses.
+provider "proxmox" {
+  ssh {
+    agent            = true
+    agent_forwarding = true
+    username         = var.proxmox == null ? null : one(distinct([for h in values(var.proxmox.hosts) : h.user]))
+
+    dynamic "node" {
+      for_each = var.proxmox == null ? {} : var.proxmox.hosts
+      content {
+        name    = node.key
+        address = node.value.address
+        port    = node.value.port
+      }
+    }
+  }
+}

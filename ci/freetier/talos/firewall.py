@@ -9,7 +9,8 @@ port is opened explicitly, as the guide says.
 
 Sources of each rule: the nodes' subnet (`node_subnet`: the VCN subnet `network.subnet_cidr`,
 where every node and the bastion live, or for the proxmox topology the Talos VMs' network
-`proxmox.vm_network.cidr`) and, for the two APIs people and CI use, the tailnet. Nothing opens to the internet.
+`proxmox.vm_network.cidr`) and, for the two APIs people and CI use, the tailnet. Nothing opens
+to the internet.
 """
 
 from __future__ import annotations

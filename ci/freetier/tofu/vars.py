@@ -12,6 +12,7 @@ import yaml
 
 from freetier.errors import ConfigError
 from freetier.guard.profile import Profile, load_profile
+from freetier.pve.inventory import build_inventory
 from freetier.stack import Stack
 from freetier.stack.model import Proxmox, vm_address, vm_id
 from freetier.talos.cilium import cilium_bootstrap, talos_cluster_documents
@@ -130,7 +131,7 @@ def derive_talos_vars(stack: Stack, oci_outputs: Mapping[str, Any]) -> dict[str,
     }
     return {
         "topology": stack.topology,
-        "proxmox": proxmox_vms(stack),
+        "proxmox": proxmox_vms(stack, oci_outputs),
         "cluster_name": stack.name,
         "talos_version": stack.versions.talos,
         "talos_config_form": config_form(stack.versions.talos),
@@ -161,14 +162,21 @@ def derive_talos_vars(stack: Stack, oci_outputs: Mapping[str, Any]) -> dict[str,
 PVE_FILE_STORE = "local"
 
 
-def proxmox_vms(stack: Stack) -> dict[str, Any] | None:
+def proxmox_vms(stack: Stack, oci_outputs: Mapping[str, Any]) -> dict[str, Any] | None:
     """What tofu/talos's proxmox.tf needs of the stack: the image (architecture, the Image
     Factory schematic as YAML), the VM network, the Ceph storage (`pveceph pool create
     --add_storages` names the storage after the pool) and per VM its host, id, size and static
-    address. None for the direct topology."""
+    address; per host where the provider's SSH (snippet uploads) reaches it, as `proxmox
+    bootstrap` does (`build_inventory`). None for the direct topology."""
     if stack.topology != "proxmox" or stack.proxmox is None:
         return None
     pve: Proxmox = stack.proxmox
+    private, public = oci_outputs.get(PRIVATE_IPS), oci_outputs.get(PUBLIC_IPS)
+    addresses = {
+        name: (str(ip), str((public or {}).get(name) or ""))
+        for name, ip in (private if isinstance(private, dict) else {}).items()
+    }
+    inventory = build_inventory(stack, addresses)
     vmnet = pve.vm_network
     prefix = vmnet.cidr.split("/")[1]
     gateway = str(ipaddress.ip_network(vmnet.cidr)[vmnet.gateway_host])
@@ -180,6 +188,9 @@ def proxmox_vms(stack: Stack) -> dict[str, Any] | None:
         "bridge": vmnet.bridge,
         "gateway": gateway,
         "tcg": pve.allow_tcg,
+        "hosts": {
+            h.name: {"address": h.address, "port": h.port, "user": h.user} for h in inventory.hosts
+        },
         "vms": {
             vm.name: {
                 "node_name": vm.host,
