@@ -20,6 +20,13 @@ def test_oci_then_talos_which_reads_oci() -> None:
     assert UPSTREAM == {"talos": "oci"}
 
 
+def test_the_proxmox_topology_forms_its_cluster_between_oci_and_talos() -> None:
+    assert layers.topology_layers("proxmox") == ("oci", "proxmox", "talos")
+    assert layers.topology_layers("direct") == ("oci", "talos")
+    # no tofu folder for it: `--layer` of the tofu commands never offers it
+    assert "proxmox" not in LAYERS and layers.BOOTSTRAP_LAYERS == ("proxmox",)
+
+
 @pytest.mark.parametrize(
     ("key", "talos"),
     [

@@ -9,12 +9,28 @@ from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
 
-LAYERS = ("oci", "talos")  # dependency order: deploy applies them in this order
+LAYERS = ("oci", "talos")  # the tofu layers, in dependency order: deploy applies them so
+# Layers without a tofu folder: the proxmox topology's Proxmox VE cluster, formed by
+# `freetier proxmox bootstrap` over SSH; its plan is that command's `--dry-run --format json`
+# report.
+BOOTSTRAP_LAYERS = ("proxmox",)
 LAYER_MARKER = "versions.tf"
 # The layer whose outputs a layer's variables are derived from (its upstream).
 UPSTREAM: dict[str, str] = {"talos": "oci"}
 # The layer whose state key the backend settings file (`--backend-config`) names.
 KEYED_LAYER = "oci"
+
+
+def topology_layers(topology: str) -> tuple[str, ...]:
+    """Every layer of a topology, tofu or not, in the order they are applied: the proxmox
+    cluster after the instances it runs on and before the Talos VMs on it.
+
+    >>> topology_layers("direct"), topology_layers("proxmox")
+    (('oci', 'talos'), ('oci', 'proxmox', 'talos'))
+    """
+    if topology == "proxmox":
+        return ("oci", *BOOTSTRAP_LAYERS, "talos")
+    return LAYERS
 
 
 def layer_folder(stack_file: Path, layer: str) -> Path:
