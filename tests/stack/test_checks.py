@@ -130,3 +130,42 @@ def test_proxmox_vm_ids_min_size_and_osd_hosts_are_checked() -> None:
         "proxmox.hosts: 2 host(s) list osd_devices; the pool's 3 replicas need OSDs on 3 "
         "distinct hosts",
     ]
+
+
+@pytest.mark.parametrize(
+    ("vm_network", "expected"),
+    [
+        ({}, []),
+        (
+            {"cidr": "10.10.0.0/29", "first_host": 5},
+            ["proxmox.vm_network.cidr: 10.10.0.0/29 has no host number 7 for talos_vms[2] "
+             "(first_host 5)"],
+        ),
+        (
+            {"gateway_host": 12},
+            ["proxmox.vm_network.gateway_host: host number 12 is also a Talos VM's address"],
+        ),
+        ({"cidr": "10.10.0.0/30", "gateway_host": 3, "first_host": 1}, [
+            "proxmox.vm_network.cidr: 10.10.0.0/30 has no host number 3 for talos_vms[2] "
+            "(first_host 1)",
+            "proxmox.vm_network.gateway_host: not a host of 10.10.0.0/30",
+        ]),
+    ],
+    ids=["defaults", "too-small", "gateway-is-a-vm", "both"],
+)  # fmt: skip
+def test_every_talos_vm_has_an_address_on_the_vm_network(
+    vm_network: dict[str, Any], expected: list[str]
+) -> None:
+    import yaml
+
+    from freetier.stack.checks import check_stack
+    from freetier.stack.model import Stack
+
+    data = yaml.safe_load(PROXMOX_EXAMPLE.read_text())
+    data["proxmox"]["vm_network"] = vm_network
+    problems = [
+        f"{'.'.join(map(str, p.path))}: {p.message}"
+        for p in check_stack(Stack.model_validate(data, strict=False))
+        if p.path[:2] == ("proxmox", "vm_network")
+    ]
+    assert problems == expected

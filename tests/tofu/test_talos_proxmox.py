@@ -61,7 +61,8 @@ def block_problems(schema: dict[str, Any], path: str, body: dict[str, Any]) -> l
             if not (isinstance(value, list) and all(isinstance(v, dict) for v in value)):
                 problems.append(f"{where}: a block: write `{name} {{ ... }}`")
                 continue
-            problems += [p for occurrence in value for p in block_problems(schema, where, occurrence)]
+            for occurrence in value:
+                problems += block_problems(schema, where, occurrence)
     problems += [
         f"{path + '.' if path else ''}{name}: required, not set"
         for name, spec in documented.items()
@@ -134,7 +135,8 @@ def test_one_vm_per_talos_vm_on_its_host_with_disks_on_the_ceph_storage(hcl) -> 
     assert disk["file_id"] == ["${proxmox_download_file.talos[each.value.node_name].id}"]
     (init,) = vm["initialization"]
     assert init["datastore_id"] == ["${var.proxmox.vm_store}"]
-    assert init["user_data_file_id"] == ["${proxmox_virtual_environment_file.user_data[each.key].id}"]
+    snippet = "${proxmox_virtual_environment_file.user_data[each.key].id}"
+    assert init["user_data_file_id"] == [snippet]
     (ip,) = init["ip_config"]
     assert ip["ipv4"] == [
         {"address": ["${each.value.address}"], "gateway": ["${var.proxmox.gateway}"]}
@@ -150,7 +152,8 @@ def test_the_machine_configuration_goes_in_a_snippet_from_the_same_patches(hcl) 
     assert snippet["content_type"] == ["snippets"]
     assert snippet["node_name"] == ["${each.value.node_name}"]
     (raw,) = snippet["source_raw"]
-    assert raw["data"] == ["${data.talos_machine_configuration.node[each.key].machine_configuration}"]
+    config = "${data.talos_machine_configuration.node[each.key].machine_configuration}"
+    assert raw["data"] == [config]
     data = {n: b for t, n, b in blocks(hcl, "data") if t == "talos_machine_configuration"}
     # The role's patches (with Cilium on control planes) then the node's: what the direct
     # topology's config apply hands the provider, in the same order.
@@ -167,7 +170,8 @@ def test_the_image_is_the_nocloud_qcow2_never_the_xz(tmp_path: Path, hcl) -> Non
     """The URL and file name proxmox.tf builds, evaluated by terraform with a stand-in
     schematic id: a qcow2 Proxmox imports (bpg/terraform-provider-proxmox#1680: no xz)."""
     download = resources(hcl)[("proxmox_download_file", "talos")]
-    assert download["content_type"] == ["iso"] and download["for_each"] == ["${local.proxmox_hosts}"]
+    assert download["content_type"] == ["iso"]
+    assert download["for_each"] == ["${local.proxmox_hosts}"]
     text = (LAYER / "proxmox.tf").read_text()
     schematic_id = "ab" * 32
     variables = {
@@ -190,7 +194,8 @@ def test_the_image_is_the_nocloud_qcow2_never_the_xz(tmp_path: Path, hcl) -> Non
         f"https://factory.talos.dev/image/{schematic_id}/v1.13.9/nocloud-arm64.qcow2"
     )
     assert evaluate("file_name") == "talos-v1.13.9-abababababab-nocloud-arm64.img"
-    assert "talos_image_name = var.proxmox == null ? \"\" : \"nocloud-${var.proxmox.arch}.qcow2\"" in text
+    image = 'talos_image_name = var.proxmox == null ? "" : "nocloud-${var.proxmox.arch}.qcow2"'
+    assert image in text
     assert ".xz" not in "".join(x for x in text.splitlines() if not x.lstrip().startswith("#"))
 
 
@@ -223,8 +228,7 @@ def test_talos_vars_for_the_proxmox_example() -> None:
         "vm-storage", "local", "10.10.0.1", False
     )  # fmt: skip
     assert pve["schematic"] == (
-        "customization:\n  systemExtensions:\n    officialExtensions:\n"
-        "    - siderolabs/tailscale\n"
+        "customization:\n  systemExtensions:\n    officialExtensions:\n    - siderolabs/tailscale\n"
     )
 
 
