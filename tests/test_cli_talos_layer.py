@@ -171,3 +171,34 @@ def test_planning_talos_without_the_tailscale_key_is_bad_input(
         "nodes join the tailnet with it: a Tailscale auth key (tskey-...) from the TS_AUTH_KEY "
         "secret"
     )
+
+
+def test_proxmox_talos_vars_and_plan_through_the_real_terraform(repo: Path, capsys) -> None:
+    """The proxmox topology: the hosts' SSH addresses from the oci layer's outputs, the VMs'
+    from the stack, and the talos layer's variables.tf accepts them in a real plan."""
+    from tests.conftest import PROXMOX_EXAMPLE
+
+    # the stand-in oci layer launches in AD 2 (tests/tofu/remote_state.py)
+    text = PROXMOX_EXAMPLE.read_text().replace(
+        "availability_domains: [1]", "availability_domains: [2]"
+    )
+    text = text.replace("boot_volume_gb: 50}", "boot_volume_gb: 50, availability_domain: 2}")
+    text = text.replace("  name: bastion\n", "  name: bastion\n  availability_domain: 2\n")
+    (repo / "stack.yaml").write_text(text)
+    assert cli("apply", "--layer", "oci") == 0
+    assert cli("tofu", "vars", "--layer", "talos") == 0
+    found = talos_vars(repo)
+    assert found["topology"] == "proxmox"
+    assert found["cluster_endpoint"] == "https://10.10.0.11:6443"
+    # the stand-in's public addresses: 192.0.2.(10 + index in pve-1, pve-2, pve-3)
+    assert found["proxmox"]["hosts"]["pve-2"] == {
+        "address": "192.0.2.11", "port": 22, "user": "debian"
+    }  # fmt: skip
+    assert {n: v["node_name"] for n, v in found["proxmox"]["vms"].items()} == {
+        "talos-cp-1": "pve-1", "talos-cp-2": "pve-2", "talos-cp-3": "pve-3"
+    }  # fmt: skip
+    assert cli("plan", "--layer", "talos", "--out", "out/plans") == 0
+    changes = json.loads((repo / "out" / "plans" / "talos" / "changes.json").read_text())
+    planned = {c["address"]: c["after"]["input"] for c in changes}
+    assert planned['terraform_data.node["talos-cp-2"]']["address"] == "10.10.0.12"
+    assert planned["terraform_data.bootstrap"] == "10.10.0.11"
