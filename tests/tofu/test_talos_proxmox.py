@@ -232,6 +232,19 @@ def test_talos_vars_for_the_proxmox_example() -> None:
     )
 
 
+def test_before_the_oci_layer_is_applied_the_talos_plan_waits_for_it() -> None:
+    """The hosts are oci instances: without the oci outputs the talos layer is not planned yet
+    (UpstreamNotApplied: a warning in the pull request, not a failure)."""
+    from freetier.tofu.vars import UpstreamNotApplied
+
+    with pytest.raises(UpstreamNotApplied) as caught:
+        derive_talos_vars(load_stack(PROXMOX_EXAMPLE), {})
+    assert caught.value.problems == (
+        "tofu/oci: no instance_private_ips output yet: apply the oci layer first "
+        "(freetier apply --layer oci, or merge its plan)",
+    )
+
+
 def test_the_direct_topology_has_no_proxmox_input() -> None:
     from tests.conftest import SHIPPED_STACK
     from tests.tofu.test_talos_layer import OCI_OUTPUTS as DIRECT

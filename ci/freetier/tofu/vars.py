@@ -172,6 +172,9 @@ def proxmox_vms(stack: Stack, oci_outputs: Mapping[str, Any]) -> dict[str, Any] 
         return None
     pve: Proxmox = stack.proxmox
     private, public = oci_outputs.get(PRIVATE_IPS), oci_outputs.get(PUBLIC_IPS)
+    if not isinstance(private, dict) and any(h.instance for h in pve.hosts):
+        # the hosts are the oci layer's instances: the first pull request plans nothing here
+        raise UpstreamNotApplied([f"tofu/oci: no {PRIVATE_IPS} output yet: {APPLY_OCI_FIRST}"])
     addresses = {
         name: (str(ip), str((public or {}).get(name) or ""))
         for name, ip in (private if isinstance(private, dict) else {}).items()
