@@ -8,6 +8,7 @@ the real terraform; the variable's validations run in terraform against what fre
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +119,29 @@ def test_every_proxmox_resource_block_and_argument_is_documented(hcl) -> None:
 def test_the_block_check_catches_what_the_provider_refuses(body, problem) -> None:
     found = block_problems(SCHEMA["resource"]["proxmox_virtual_environment_vm"], "", body)
     assert any(problem in p for p in found), found
+
+
+def test_the_provider_block_is_documented_and_starts_on_a_direct_stack(tmp_path: Path, hcl) -> None:
+    """Its arguments are the provider's; for a direct stack (proxmox = null) it gets an endpoint
+    that cannot resolve and a token of the form the provider's credential check accepts
+    (`^\\S+@\\S+!\\S+=([a-zA-Z0-9-]+)$`, proxmox/api/credentials.go at v0.111.1), else null:
+    the environment's PROXMOX_VE_ENDPOINT and PROXMOX_VE_API_TOKEN."""
+    (provider,) = [p["proxmox"] for p in hcl["versions.tf"]["provider"] if "proxmox" in p]
+    # Its docs mark endpoint, username and password required: each may come from the
+    # environment instead, and a token replaces the last two. Only names are checked here.
+    problems = block_problems(SCHEMA["provider_arguments"], "", provider)
+    assert [p for p in problems if not p.endswith("required, not set")] == []
+    text = (LAYER / "versions.tf").read_text()
+    for name, direct in (
+        ("endpoint", "https://proxmox.invalid:8006/"),
+        ("api_token", "unused@pve!direct-topology=00000000-0000-0000-0000-000000000000"),
+    ):
+        line = next(x for x in text.splitlines() if x.strip().startswith(f"{name} "))
+        expression = line.split("=", 1)[1].strip()
+        assert _console(tmp_path, expression, {"proxmox": None}) == direct
+        assert _console(tmp_path, expression, {"proxmox": {"arch": "amd64"}}) is None
+    token = r"^\S+@\S+!\S+=([a-zA-Z0-9-]+)$"
+    assert re.match(token, "unused@pve!direct-topology=00000000-0000-0000-0000-000000000000")
 
 
 # --- what the VMs are -------------------------------------------------------------------------

@@ -40,7 +40,16 @@ provider "helm" {}
 # PROXMOX_VE_API_TOKEN (docs/index.md at v0.111.1). Snippets are uploaded over SSH: as each
 # host's image user, with the SSH agent, forwarded because sudo on freetier's Proxmox image
 # authenticates with it (pam_ssh_agent_auth), at the address `proxmox bootstrap` uses.
+#
+# A direct stack declares no VM, but terraform configures every provider of the configuration,
+# and this one refuses to start without an endpoint and credentials (fwprovider/provider.go,
+# proxmox/api/credentials.go at v0.111.1): there it gets an address that cannot resolve
+# (.invalid, RFC 2606) and a token of the documented form that names nobody; it never connects,
+# having no resource to manage.
 provider "proxmox" {
+  endpoint  = var.proxmox == null ? "https://proxmox.invalid:8006/" : null
+  api_token = var.proxmox == null ? "unused@pve!direct-topology=00000000-0000-0000-0000-000000000000" : null
+
   ssh {
     agent            = true
     agent_forwarding = true
