@@ -116,13 +116,6 @@ class ConnectError(FreetierError):
 
 def addresses_from_outputs(outputs: Mapping[str, object]) -> dict[str, tuple[str, str]]:
     """Instance name -> (private, public) from the oci layer's outputs."""
-    from freetier.tofu.vars import PRIVATE_IPS, PUBLIC_IPS
+    from freetier.tofu.vars import instance_addresses
 
-    private, public = outputs.get(PRIVATE_IPS), outputs.get(PUBLIC_IPS)
-    private = private if isinstance(private, dict) else {}
-    public = public if isinstance(public, dict) else {}
-    return {
-        name: (str(ip), str(public.get(name) or ""))
-        for name, ip in private.items()
-        if isinstance(ip, str)
-    }
+    return instance_addresses(outputs)

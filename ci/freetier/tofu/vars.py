@@ -79,6 +79,18 @@ class UpstreamNotApplied(ConfigError):
     """The layer a layer reads has no outputs for it yet: apply that one first. Exit code 2."""
 
 
+def instance_addresses(outputs: Mapping[str, object]) -> dict[str, tuple[str, str]]:
+    """Instance name -> (private, public or "") from the oci layer's outputs."""
+    private, public = outputs.get(PRIVATE_IPS), outputs.get(PUBLIC_IPS)
+    private = private if isinstance(private, dict) else {}
+    public = public if isinstance(public, dict) else {}
+    return {
+        name: (str(ip), str(public.get(name) or ""))
+        for name, ip in private.items()
+        if isinstance(ip, str)
+    }
+
+
 def node_addresses(stack: Stack, oci_outputs: Mapping[str, Any]) -> dict[str, dict[str, str]]:
     """Each Talos node's private and public address, from the oci layer's outputs (name ->
     value): everything the talos layer takes from upstream. ConfigError, saying to apply the
@@ -171,15 +183,10 @@ def proxmox_vms(stack: Stack, oci_outputs: Mapping[str, Any]) -> dict[str, Any] 
     if stack.topology != "proxmox" or stack.proxmox is None:
         return None
     pve: Proxmox = stack.proxmox
-    private, public = oci_outputs.get(PRIVATE_IPS), oci_outputs.get(PUBLIC_IPS)
-    if not isinstance(private, dict) and any(h.instance for h in pve.hosts):
+    if not isinstance(oci_outputs.get(PRIVATE_IPS), dict) and any(h.instance for h in pve.hosts):
         # the hosts are the oci layer's instances: the first pull request plans nothing here
         raise UpstreamNotApplied([f"tofu/oci: no {PRIVATE_IPS} output yet: {APPLY_OCI_FIRST}"])
-    addresses = {
-        name: (str(ip), str((public or {}).get(name) or ""))
-        for name, ip in (private if isinstance(private, dict) else {}).items()
-    }
-    inventory = build_inventory(stack, addresses)
+    inventory = build_inventory(stack, instance_addresses(oci_outputs))
     vmnet = pve.vm_network
     prefix = vmnet.cidr.split("/")[1]
     gateway = str(ipaddress.ip_network(vmnet.cidr)[vmnet.gateway_host])
