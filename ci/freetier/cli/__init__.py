@@ -32,6 +32,7 @@ from freetier.cli import (
     state,
     talos,
     tofu,
+    validate,
 )
 from freetier.errors import FreetierError
 
@@ -57,6 +58,7 @@ GROUPS = (
     talos,
     proxmox,
     bootstrap,
+    validate,
 )
 
 
