@@ -41,6 +41,17 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
         help="a skip of this check is a failure (repeatable)",
     )
     validate.add_argument(
+        "--kubeconfig",
+        type=Path,
+        metavar="FILE",
+        help="the cluster's kubeconfig for talos and flux (default: KUBECONFIG; neither: skipped)",
+    )
+    validate.add_argument(
+        "--head",
+        metavar="SHA",
+        help="the branch head commit every Kustomization must have applied (flux)",
+    )
+    validate.add_argument(
         "--report-issue",
         metavar="OWNER/NAME",
         help="keep one issue 'freetier validate: failing' open in this repository while a "
@@ -63,6 +74,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         env=os.environ,
         home=Path.home(),
         now=datetime.now(UTC),
+        kubeconfig=args.kubeconfig,
+        head=args.head,
         say=progress("validate"),
     )
     if args.report_issue:

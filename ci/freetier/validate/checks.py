@@ -3,7 +3,8 @@ The I/O lives here; the judging in the cores it calls (`guard`, `validate.cost`)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +17,8 @@ from freetier.layers import layer_folder
 from freetier.object_storage import call_unless_missing
 from freetier.oci_clients import load_oci_config, make_client, oci_config_path
 from freetier.stack import Stack
-from freetier.validate.model import CheckResult, skipped, verdict
+from freetier.validate.model import CheckResult
+from freetier.validate.model import verdict as verdict_of
 
 AVAILABLE = "AVAILABLE"
 RUNNING = "RUNNING"
@@ -33,6 +35,8 @@ class Context:
     env: Mapping[str, str]
     home: Path
     now: datetime
+    kubeconfig: Path | None = None
+    head: str | None = None  # the branch head commit Flux must have applied
     _oci: dict[str, Any] | None = field(default=None, repr=False)
 
     def oci_config(self) -> dict[str, Any]:
@@ -49,10 +53,10 @@ def check_images(ctx: Context) -> CheckResult:
     """Every image OCID tofu/oci/images.auto.tfvars.json names exists and is AVAILABLE."""
     path = layer_folder(ctx.stack_file, "oci") / TFVARS
     if not path.is_file():
-        return verdict("images", [f"{path}: not found; run `freetier images publish`"], "")
+        return verdict_of("images", [f"{path}: not found; run `freetier images publish`"], "")
     ocids = read_tfvars(path).get("image_ocids", {})
     if not ocids:
-        return verdict("images", [f"{path}: image_ocids is empty"], "")
+        return verdict_of("images", [f"{path}: image_ocids is empty"], "")
     compute = make_client(oci.core.ComputeClient, ctx.oci_config(), env=ctx.env)
     problems, lines = [], []
     for arch, ocid in sorted(ocids.items()):
@@ -64,7 +68,7 @@ def check_images(ctx: Context) -> CheckResult:
         lines.append(f"{arch}: {ocid} {state}")
         if state != AVAILABLE:
             problems.append(f"{arch}: image {ocid} is {state}, not {AVAILABLE}")
-    return verdict("images", problems, f"{len(ocids)} image(s) AVAILABLE", lines)
+    return verdict_of("images", problems, f"{len(ocids)} image(s) AVAILABLE", lines)
 
 
 def check_oci(ctx: Context) -> CheckResult:
@@ -82,7 +86,7 @@ def check_oci(ctx: Context) -> CheckResult:
     guard = run_guard(ctx.stack, [], live=live, cluster=tree_load_balancers(ctx.stack_file.parent))
     problems += [f"guard: {line}" for line in (*guard.blocking, *guard.may_be_billed)]
     count = len(expected_instances(ctx.stack))
-    return verdict(
+    return verdict_of(
         "oci",
         problems,
         f"{count} instance(s) RUNNING in their shapes; free on {guard.profile.name}",
@@ -136,11 +140,77 @@ def check_cost(ctx: Context) -> CheckResult:
     return judge_cost(cost, usage, ctx.now, profile)
 
 
-def not_built(name: str) -> Callable[[Context], CheckResult]:
-    def check(ctx: Context) -> CheckResult:
-        return skipped(name, "not built yet (the cluster's kstatus reader has not landed)")
+@contextmanager
+def cluster(ctx: Context) -> Iterator[Any]:
+    """The dynamic client of the cluster `--kubeconfig` (or KUBECONFIG) reaches; Skip without
+    one."""
+    from freetier import kube, kube_objects
+    from freetier.cluster.kubeconfig import api_server, read_kubeconfig_file
 
-    return check
+    path = ctx.kubeconfig or (Path(ctx.env["KUBECONFIG"]) if ctx.env.get("KUBECONFIG") else None)
+    if path is None:
+        raise Skip("no cluster access (give --kubeconfig or set KUBECONFIG)")
+    access = read_kubeconfig_file(path)
+    server = api_server(access)
+    with (
+        kube.api_client(access.kubeconfig, server) as api,
+        kube_objects.dynamic_client(api, server) as dyn,
+    ):
+        yield dyn
+
+
+def check_talos(ctx: Context) -> CheckResult:
+    """Every Talos node of the stack listed and Ready."""
+    from freetier import kube_objects
+    from freetier.bootstrap import readiness
+    from freetier.cluster.kubeconfig import expected_nodes
+
+    with cluster(ctx) as dyn:
+        listed = {n["metadata"]["name"]: n for n in kube_objects.list_objects(dyn, "v1", "Node")}
+    problems = []
+    for name in expected_nodes(ctx.stack):
+        if name not in listed:
+            problems.append(f"node {name}: not listed")
+            continue
+        verdict = readiness.node(listed[name])
+        if not verdict.ready:
+            problems.append(f"node {name}: {verdict.message}")
+    return verdict_of("talos", problems, f"{len(listed)} node(s) Ready")
+
+
+def check_flux(ctx: Context) -> CheckResult:
+    """Every Kustomization and HelmRelease Ready by kstatus, and every Kustomization's last
+    applied revision the branch head (`--head`)."""
+    from freetier import kube_objects
+    from freetier.bootstrap import readiness
+    from freetier.bootstrap.wait import HELM_API
+    from freetier.flux.render_common import KUSTOMIZE_API
+
+    with cluster(ctx) as dyn:
+        found = [
+            *kube_objects.list_objects(dyn, KUSTOMIZE_API, "Kustomization"),
+            *kube_objects.list_objects(dyn, HELM_API, "HelmRelease"),
+        ]
+    problems, lines = [], []
+    for obj in found:
+        verdict = readiness.kstatus(obj)
+        if not verdict.ready:
+            problems.append(f"{readiness.ref(obj)}: {verdict.state}: {verdict.message}")
+        if obj.get("kind") == "Kustomization":
+            revision = str((obj.get("status") or {}).get("lastAppliedRevision") or "")
+            lines.append(f"{readiness.ref(obj)}: applied {revision or 'nothing yet'}")
+            if ctx.head and not revision.endswith(f"sha1:{ctx.head}"):
+                problems.append(
+                    f"{readiness.ref(obj)}: applied {revision or 'nothing'}, not the head "
+                    f"{ctx.head}"
+                )
+    if not found:
+        problems.append("no Kustomization or HelmRelease in the cluster")
+    if not ctx.head:
+        lines.append("revisions not compared with the branch head (no --head)")
+    kinds = sum(o.get("kind") == "Kustomization" for o in found)
+    ok = f"{kinds} Kustomization(s), {len(found) - kinds} HelmRelease(s) Ready"
+    return verdict_of("flux", problems, ok, lines)
 
 
 # In the order they run and are reported.
@@ -148,6 +218,6 @@ CHECKS: dict[str, Callable[[Context], CheckResult]] = {
     "images": check_images,
     "oci": check_oci,
     "cost": check_cost,
-    "talos": not_built("talos"),
-    "flux": not_built("flux"),
+    "talos": check_talos,
+    "flux": check_flux,
 }

@@ -26,6 +26,8 @@ def run_validate(
     env: Mapping[str, str],
     home: Path,
     now: datetime,
+    kubeconfig: Path | None = None,
+    head: str | None = None,
     say: Callable[[str], None] = lambda _: None,
 ) -> Report:
     """Every check in `checks` (all when empty), in CHECKS order. A check's RemoteError fails
@@ -33,7 +35,7 @@ def run_validate(
     check_names(checks, "--check")
     check_names(required, "--require")
     stack = load_stack(stack_file)
-    ctx = Context(stack_file, stack, env, home, now)
+    ctx = Context(stack_file, stack, env, home, now, kubeconfig, head)
     chosen = [n for n in CHECKS if not checks or n in checks]
     results: list[CheckResult] = []
     for name in chosen:
