@@ -27,8 +27,8 @@ read `requests` (no header is recorded, so no token either).
 The fake is split by concern: this module serves, dispatches and keeps the pull request,
 comment and label rules; `github_git` the git object store and its endpoints,
 `github_apps` the accounts and check runs and `github_actions` the deployment environments
-and Actions secrets, sealed to per-repository and per-environment keys (all three mixed into
-`FakeGitHub`); `github_state` the
+and Actions secrets, sealed to per-repository and per-environment keys, `github_issues` the
+issues (all four mixed into `FakeGitHub`); `github_state` the
 records they work on; `github_wire` GitHub's error and pagination conventions. The names tests
 use are all importable from here.
 """
@@ -51,6 +51,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 from tests.fakes.github_actions import ActionsSecrets, Status
 from tests.fakes.github_apps import Identities
 from tests.fakes.github_git import GitStore
+from tests.fakes.github_issues import Issue, Issues
 from tests.fakes.github_state import CheckRunRecord, Comment, GitCommit, Label, Pull, Repo
 from tests.fakes.github_wire import ApiError, Json, Page, invalid, iso, not_found, query_last
 from tests.fakes.serving import LocalServer
@@ -116,7 +117,7 @@ Handler = Callable[["FakeGitHub", Repo, dict[str, str], dict[str, list[str]], An
 _REPO = r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)"
 
 
-class FakeGitHub(GitStore, Identities, ActionsSecrets, LocalServer):
+class FakeGitHub(GitStore, Identities, ActionsSecrets, Issues, LocalServer):
     """The state and the rules; `serve()` runs it on 127.0.0.1."""
 
     def __init__(
@@ -138,6 +139,7 @@ class FakeGitHub(GitStore, Identities, ActionsSecrets, LocalServer):
         self._ids = itertools.count(1001)
         self._clock = itertools.count(1)
         self._actions_state()
+        self.issues: dict[tuple[str, int], Issue] = {}  # (repo full name, number)
 
     # --- seeding ---------------------------------------------------------------------------
 
@@ -460,13 +462,18 @@ class FakeGitHub(GitStore, Identities, ActionsSecrets, LocalServer):
     def get_pull(self, repo: Repo, params: dict[str, str], query: Any, body: Any) -> Json:
         return self._pull_json(repo, self._pull(repo, params))
 
+    def _commented(self, repo: Repo, params: dict[str, str]) -> Any:
+        """The pull request or issue a comment URL numbers (one counter for both)."""
+        pull = repo.pulls.get(int(params["number"]))
+        return pull if pull is not None else self._issue(repo, params)
+
     def list_comments(self, repo: Repo, params: dict[str, str], query: Any, body: Any) -> Page:
-        pull = self._pull(repo, params)
+        pull = self._commented(repo, params)
         items = [self._comment_json(repo, pull, c) for c in pull.comments]
         return Page.of(items, query)
 
     def create_comment(self, repo: Repo, params: dict[str, str], query: Any, body: Any) -> Json:
-        pull = self._pull(repo, params)
+        pull = self._commented(repo, params)
         text = _comment_body(body)
         comment_id = self._id()
         now = self.now()
@@ -669,6 +676,10 @@ ROUTES: list[tuple[str, re.Pattern[str], Handler, int]] = [
     for verb, suffix, handler, status in (
         ("GET", "", FakeGitHub.get_repo, 200),
         ("GET", r"/pulls/(?P<number>\d+)", FakeGitHub.get_pull, 200),
+        ("GET", "/issues", FakeGitHub.list_issues, 200),
+        ("POST", "/issues", FakeGitHub.create_issue, 201),
+        ("GET", r"/issues/(?P<number>\d+)", FakeGitHub.get_issue, 200),
+        ("PATCH", r"/issues/(?P<number>\d+)", FakeGitHub.edit_issue, 200),
         ("GET", r"/issues/(?P<number>\d+)/comments", FakeGitHub.list_comments, 200),
         ("POST", r"/issues/(?P<number>\d+)/comments", FakeGitHub.create_comment, 201),
         ("GET", r"/issues/comments/(?P<id>\d+)", FakeGitHub.get_comment, 200),

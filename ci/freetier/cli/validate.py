@@ -67,6 +67,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from freetier.validate.render import RENDERERS
     from freetier.validate.run import run_validate
 
+    if args.report_issue:
+        from freetier.validate.issue import check_report_issue
+
+        check_report_issue(args.report_issue, os.environ)
     report = run_validate(
         args.stack,
         args.check,
@@ -78,9 +82,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
         head=args.head,
         say=progress("validate"),
     )
+    sys.stdout.write(RENDERERS[args.format](report))
+    sys.stdout.flush()  # the report stands even if the issue cannot be written
     if args.report_issue:
         from freetier.validate.issue import report_issue
 
         print(f"validate: {report_issue(args.report_issue, report, os.environ)}", file=sys.stderr)
-    sys.stdout.write(RENDERERS[args.format](report))
     return report.exit_code
