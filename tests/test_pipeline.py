@@ -486,3 +486,48 @@ def test_bootstrap_proxmox_takes_the_ssh_key_as_a_mounted_secret(module: Freetie
         "--no-backend",
         "--dry-run",
     ]
+
+
+def test_validate_keeps_the_report_on_failure_and_takes_credentials_as_secrets(
+    module: Freetier,
+) -> None:
+    secrets = {n: dag.set_secret(n, "placeholder") for n in ("c", "k", "g", "a", "s")}
+    out = module.validate(
+        oci_config=secrets["c"],
+        oci_key=secrets["k"],
+        github_token=secrets["g"],
+        state_access_key=secrets["a"],
+        state_secret_key=secrets["s"],
+        backend_config="tofu/oci/backend.hcl",
+        report_issue="octo/infra",
+        head="2f1c0de5",
+        require="talos, flux",
+    )
+    calls = _calls(out)
+    assert calls[-1] == ("directory", {"path": f"{pipeline.OUT}/validate"})
+    name, args = calls[-2]
+    assert name == "withExec"
+    # A failing check (exit 1) still hands back the report: the workflow reads the verdict.
+    assert args["expect"] == "ANY"
+    assert args["redirectStdout"] == f"{pipeline.OUT}/validate/validate.json"
+    assert args["args"][1:] == [
+        "validate",
+        "--stack",
+        "stack.yaml",
+        "--format",
+        "json",
+        "--summary",
+        f"{pipeline.OUT}/validate/validate.md",
+        "--backend-config",
+        "tofu/oci/backend.hcl",
+        "--report-issue",
+        "octo/infra",
+        "--head",
+        "2f1c0de5",
+        "--require",
+        "talos",
+        "--require",
+        "flux",
+    ]
+    assert ("withSecretVariable", {"name": "GITHUB_TOKEN", "secret": secrets["g"]}) in calls
+    assert ("withMountedSecret", {"path": "/root/.oci/config", "source": secrets["c"]}) in calls

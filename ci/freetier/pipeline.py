@@ -376,6 +376,45 @@ class Freetier:
         args = ["bootstrap", "--repo", repo, "--stack", stack, *_backend_args(backend_config)]
         return _freetier(ctr, *args, *(["--dry-run"] if dry_run else []))
 
+    @uncached
+    def validate(
+        self,
+        oci_config: OptionalOciConfig = None,
+        oci_key: OptionalOciKey = None,
+        github_token: Annotated[
+            dagger.Secret | None, Doc("GitHub token (issues: write) for --report-issue")
+        ] = None,
+        state_access_key: StateAccessKey = None,
+        state_secret_key: StateSecretKey = None,
+        backend_config: BackendConfig = None,
+        report_issue: Annotated[
+            str | None, Doc("OWNER/NAME: keep the one failing issue open there while it fails")
+        ] = None,
+        head: Annotated[str | None, Doc("the branch head Flux must have applied")] = None,
+        require: Annotated[str, Doc("comma-separated checks whose skip is a failure")] = "",
+        stack: StackFile = "stack.yaml",
+    ) -> dagger.Directory:
+        """After a deploy: is the stack alive and still free? Returns validate.md (the job
+        summary) and validate.json (the verdict: `exit_code`); a failing check still writes
+        both, the workflow reads the verdict from the JSON."""
+        ctr = _with_credentials(build_toolchain(self.source), github_token, oci_config, oci_key)
+        ctr = _with_state_backend(ctr, state_access_key, state_secret_key)
+        ctr = ctr.with_directory(f"{OUT}/validate", dag.directory())
+        args = ["validate", "--stack", stack, "--format", "json"]
+        args += ["--summary", f"{OUT}/validate/validate.md"]
+        args += ["--backend-config", backend_config] if backend_config else []
+        args += ["--report-issue", report_issue] if report_issue else []
+        args += ["--head", head] if head else []
+        args += [
+            a for name in require.split(",") if name.strip() for a in ("--require", name.strip())
+        ]
+        done = ctr.with_exec(
+            [f"{VENV}/bin/freetier", *args],
+            expect=dagger.ReturnType.ANY,
+            redirect_stdout=f"{OUT}/validate/validate.json",
+        )
+        return done.directory(f"{OUT}/validate")
+
 
 def _image_tfvars(stack: str) -> str:
     """Where `images publish` writes the image OCIDs and tofu/oci reads them."""

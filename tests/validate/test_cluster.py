@@ -102,7 +102,7 @@ def test_without_a_kubeconfig_both_skip_and_require_fails(
     [flux] = json.loads(capsys.readouterr().out)["checks"]
     assert (flux["status"], flux["summary"]) == (
         "skip",
-        "no cluster access (give --kubeconfig or set KUBECONFIG)",
+        "no cluster access (give --kubeconfig, set KUBECONFIG or --backend-config)",
     )
     assert main([*argv, "--require", "flux"]) == 1
     [flux] = json.loads(capsys.readouterr().out)["checks"]

@@ -14,7 +14,7 @@ from tests.fakes.github_issues import Issue
 from tests.fakes.github_server import FakeGitHub
 from tests.validate.conftest import Deployed
 
-TOKEN = "ghs_validatetoken"  # noqa: S105 - the fake's test token
+TOKEN = "ghs_validatetoken"  # the fake GitHub's test token
 REPO = "octo/infra"
 TITLE = "freetier validate: failing"
 

@@ -208,3 +208,27 @@ def test_the_usage_api_refuses_a_time_that_is_not_a_utc_midnight(deployed: Deplo
     start, end = datetime(2026, 12, 1, tzinfo=UTC), datetime(2026, 12, 3, 19, 0, tzinfo=UTC)
     with pytest.raises(RemoteError, match="HTTP 400 InvalidParameter: timeUsageEnded must"):
         summarized_usages(config, "COST", start, end, env=deployed.tenancy.env)
+
+
+def test_summary_writes_the_markdown_beside_the_json(
+    deployed: Deployed, capsys, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    summary = tmp_path / "out" / "validate.md"
+    code, body = _validate(
+        capsys, deployed, "--check", "images", "--check", "flux", "--summary", str(summary)
+    )
+    assert (code, body["exit_code"]) == (0, 0)
+    lines = summary.read_text(encoding="utf-8").splitlines()
+    assert lines[:4] == [
+        "## freetier validate",
+        "",
+        "| check | status | summary |",
+        "|---|---|---|",
+    ]
+    assert lines[4] == "| images | ✅ pass | 2 image(s) AVAILABLE |"
+    assert lines[5] == (
+        "| flux | ⏭️ skip | no cluster access (give --kubeconfig, set KUBECONFIG or "
+        "--backend-config) |"
+    )
+    assert lines[-1] == "all checks that ran passed"

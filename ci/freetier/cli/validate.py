@@ -47,6 +47,18 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
         help="the cluster's kubeconfig for talos and flux (default: KUBECONFIG; neither: skipped)",
     )
     validate.add_argument(
+        "--backend-config",
+        type=Path,
+        metavar="FILE",
+        help="read the kubeconfig from the talos layer's remote state (see tofu/oci/README.md)",
+    )
+    validate.add_argument(
+        "--summary",
+        type=Path,
+        metavar="FILE",
+        help="also write the markdown report to FILE (a job summary), whatever --format is",
+    )
+    validate.add_argument(
         "--head",
         metavar="SHA",
         help="the branch head commit every Kustomization must have applied (flux)",
@@ -80,8 +92,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
         now=datetime.now(UTC),
         kubeconfig=args.kubeconfig,
         head=args.head,
+        backend_config=args.backend_config,
         say=progress("validate"),
     )
+    if args.summary is not None:
+        from freetier.files import write_files
+
+        write_files(args.summary.parent, {args.summary.name: RENDERERS["markdown"](report)})
     sys.stdout.write(RENDERERS[args.format](report))
     sys.stdout.flush()  # the report stands even if the issue cannot be written
     if args.report_issue:

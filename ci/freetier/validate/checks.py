@@ -12,6 +12,7 @@ from typing import Any
 
 import oci
 
+from freetier.errors import ConfigError
 from freetier.image_ocids import TFVARS, read_tfvars
 from freetier.layers import layer_folder
 from freetier.object_storage import call_unless_missing
@@ -37,6 +38,7 @@ class Context:
     now: datetime
     kubeconfig: Path | None = None
     head: str | None = None  # the branch head commit Flux must have applied
+    backend_config: Path | None = None  # the talos layer's state holds the kubeconfig
     _oci: dict[str, Any] | None = field(default=None, repr=False)
 
     def oci_config(self) -> dict[str, Any]:
@@ -142,15 +144,21 @@ def check_cost(ctx: Context) -> CheckResult:
 
 @contextmanager
 def cluster(ctx: Context) -> Iterator[Any]:
-    """The dynamic client of the cluster `--kubeconfig` (or KUBECONFIG) reaches; Skip without
-    one."""
+    """The dynamic client of the cluster `--kubeconfig` (or KUBECONFIG, or the talos layer's
+    state with `--backend-config`) reaches; Skip without one."""
     from freetier import kube, kube_objects
-    from freetier.cluster.kubeconfig import api_server, read_kubeconfig_file
+    from freetier.cluster.kubeconfig import api_server, read_access, read_kubeconfig_file
 
     path = ctx.kubeconfig or (Path(ctx.env["KUBECONFIG"]) if ctx.env.get("KUBECONFIG") else None)
-    if path is None:
-        raise Skip("no cluster access (give --kubeconfig or set KUBECONFIG)")
-    access = read_kubeconfig_file(path)
+    if path is not None:
+        access = read_kubeconfig_file(path)
+    elif ctx.backend_config is not None:
+        try:
+            access = read_access(ctx.stack_file, backend=True, backend_config=ctx.backend_config)
+        except ConfigError as exc:  # no talos layer applied yet: no cluster to check
+            raise Skip(f"no cluster yet: {exc}") from None
+    else:
+        raise Skip("no cluster access (give --kubeconfig, set KUBECONFIG or --backend-config)")
     server = api_server(access)
     with (
         kube.api_client(access.kubeconfig, server) as api,

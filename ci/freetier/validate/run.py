@@ -28,6 +28,7 @@ def run_validate(
     now: datetime,
     kubeconfig: Path | None = None,
     head: str | None = None,
+    backend_config: Path | None = None,
     say: Callable[[str], None] = lambda _: None,
 ) -> Report:
     """Every check in `checks` (all when empty), in CHECKS order. A check's RemoteError fails
@@ -35,7 +36,7 @@ def run_validate(
     check_names(checks, "--check")
     check_names(required, "--require")
     stack = load_stack(stack_file)
-    ctx = Context(stack_file, stack, env, home, now, kubeconfig, head)
+    ctx = Context(stack_file, stack, env, home, now, kubeconfig, head, backend_config)
     chosen = [n for n in CHECKS if not checks or n in checks]
     results: list[CheckResult] = []
     for name in chosen:
