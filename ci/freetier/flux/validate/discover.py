@@ -14,7 +14,9 @@ Each root's build yields Kustomizations, each built in the context its parents g
 never applied by Flux and are only counted. A Kustomization whose source is not this repository
 is built from the folder its ArtifactGenerator assembles from the repository's files, or skipped
 with one info line. Builds run in a small thread pool (they are subprocesses), each distinct
-build context once; the main thread parses, substitutes and follows the tree as builds finish.
+build context once, contexts found together sharing `kubectl kustomize` runs where their
+outputs cannot mix (batch.py); the main thread parses, substitutes and follows the tree as
+builds finish.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
+from freetier.flux.validate.batch import build_batch, plan, repository_allows
 from freetier.flux.validate.documents import (
     KUSTOMIZE_GROUP,
     Document,
@@ -81,7 +84,7 @@ class Cluster:
 @dataclass(frozen=True)
 class Discovered:
     clusters: list[Cluster]
-    builds: int  # distinct `kubectl kustomize` runs
+    builds: int  # distinct build contexts
     unapplied: int  # Kustomizations no cluster applies
     notes: list[Finding]  # info: no root found, sources outside the repository
 
@@ -188,6 +191,7 @@ class Discovery:
         workers: int,
         entry_points: Sequence[str] = (),
         strict_substitution: bool = False,
+        batch: bool = True,
     ) -> None:
         self.scan = scan
         self.kubectl = kubectl
@@ -206,6 +210,8 @@ class Discovery:
         self.self_urls: set[str] = set()
         self.root_sources: set[tuple[str, str]] = {("GitRepository", BOOTSTRAP_NAME)}
         self.futures: dict[BuildRequest, Future[BuildOutput]] = {}
+        self.queued: list[BuildRequest] = []  # found, not yet handed to the pool
+        self.batch = batch and repository_allows(scan.root)
         self.pending: dict[Future[BuildOutput], list[tuple[_State, K8sObject, str]]] = {}
         self.artifacts: dict[tuple[int, str], _Origin] = {}
         self.notes: list[Finding] = []
@@ -331,6 +337,7 @@ class Discovery:
 
     def _drain(self, pool: ThreadPoolExecutor) -> None:
         while self.pending:
+            self._flush(pool)
             done, _ = wait(list(self.pending), return_when=FIRST_COMPLETED)
             for future in done:
                 output = future.result()  # a missing kubectl raises here
@@ -362,11 +369,43 @@ class Discovery:
         request = request_for(k, path, origin.base)
         future = self.futures.get(request)
         if future is None:
-            future = pool.submit(
-                build, request, self.scan.root, self.tmp, self.ignore, self.kubectl
-            )
-            self.futures[request] = future
+            future = self.futures[request] = Future[BuildOutput]()
+            self.queued.append(request)
         self.pending.setdefault(future, []).append((state, k, path))
+
+    # -- building --------------------------------------------------------------------------
+
+    def _flush(self, pool: ThreadPoolExecutor) -> None:
+        """Hand the contexts found since the last flush to the pool: together where they may
+        share a run, else one by one."""
+        queued, self.queued = self.queued, []
+        groups = plan(queued, self.workers) if self.batch else [[i] for i in range(len(queued))]
+        for group in groups:
+            requests = [queued[i] for i in group]
+            if len(requests) == 1:
+                pool.submit(self._build_one, requests[0])
+            else:
+                pool.submit(self._build_many, requests, pool)
+
+    def _build_one(self, request: BuildRequest) -> None:
+        future = self.futures[request]
+        try:
+            future.set_result(build(request, self.scan.root, self.tmp, self.ignore, self.kubectl))
+        except BaseException as exc:  # a missing kubectl: raised where the result is read
+            future.set_exception(exc)
+
+    def _build_many(self, requests: list[BuildRequest], pool: ThreadPoolExecutor) -> None:
+        try:
+            outputs = build_batch(requests, self.scan.root, self.tmp, self.ignore, self.kubectl)
+        except BaseException as exc:
+            for request in requests:
+                self.futures[request].set_exception(exc)
+            return
+        for request, output in zip(requests, outputs, strict=True):
+            if output is None:
+                pool.submit(self._build_one, request)
+            else:
+                self.futures[request].set_result(output)
 
     def _absorb(
         self,
@@ -566,11 +605,15 @@ def discover(
     workers: int,
     entry_points: Sequence[str] = (),
     strict_substitution: bool = False,
+    batch: bool = True,
 ) -> Discovered:
+    """`batch=False` builds every context in a run of its own (the reference the batched
+    builds are tested against)."""
     return Discovery(
         scan,
         kubectl=kubectl,
         workers=workers,
         entry_points=entry_points,
         strict_substitution=strict_substitution,
+        batch=batch,
     ).run()

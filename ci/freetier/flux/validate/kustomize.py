@@ -196,19 +196,43 @@ def _wrapper(request: BuildRequest, target: Path, workdir: Path) -> Path:
     return wrapper
 
 
-def prepare(
-    request: BuildRequest, root: Path, workdir: Path, ignore: SourceIgnore
-) -> tuple[Path, Path | None]:
+@dataclass(frozen=True)
+class Prepared:
+    """What `prepare` wrote: the folder to build, the mirror of the source it lies in (if
+    any), and whether its kustomization holds fields kustomize reads only in the top
+    kustomization of a build (so it cannot be built below another one, see batch.py)."""
+
+    folder: Path
+    mirror: Path | None = None
+    top_only: tuple[str, ...] = ()
+
+
+def top_only_fields(body: Mapping[str, Any]) -> tuple[str, ...]:
+    """Fields of a kustomization that kustomize reads only where the build starts (krusty
+    Kustomizer.Run in sigs.k8s.io/kustomize/api v0.18.0: sortOptions, openapi, and
+    buildMetadata other than origin annotations). Pure."""
+    metadata = [m for m in body.get("buildMetadata") or [] if m != "originAnnotations"]
+    return tuple(
+        name
+        for name, present in (
+            ("sortOptions", "sortOptions" in body),
+            ("openapi", "openapi" in body),
+            ("buildMetadata", bool(metadata)),
+        )
+        if present
+    )
+
+
+def prepare(request: BuildRequest, root: Path, workdir: Path, ignore: SourceIgnore) -> Prepared:
     """Write what Flux would build for `request` (into a mirror of the source when merging
-    matters); the folder to build and the mirror's root. ValueError when the folder's own
-    kustomization does not parse."""
+    matters). ValueError when the folder's own kustomization does not parse."""
     source = Path(request.base) if request.base else root
     if request.base:  # an artifact assembled from the repository's files: no .sourceignore
         ignore = SourceIgnore()
     target = source / request.path
     kfile = next((n for n in KUSTOMIZATION_FILES if (target / n).is_file()), None)
     if kfile is not None and not _merge_matters(request):
-        return _wrapper(request, target, workdir), None
+        return Prepared(_wrapper(request, target, workdir))
     existing: Mapping[str, Any] | None = None
     listed: list[str] = []
     if kfile is not None:
@@ -223,7 +247,13 @@ def prepare(
     if request.ignore_missing_components:
         body["components"] = [c for c in body.get("components") or [] if (target / c).exists()]
     (folder / (kfile or "kustomization.yaml")).write_text(json.dumps(body), encoding="utf-8")
-    return folder, mirror
+    return Prepared(folder, mirror, top_only_fields(body))
+
+
+def kustomize_command(kubectl: str, folder: Path) -> Command:
+    """`kubectl kustomize` as Flux builds: no load restriction; kustomize's exit code is read."""
+    argv = (kubectl, "kustomize", str(folder), "--load-restrictor", "LoadRestrictionsNone")
+    return Command(argv=argv, timeout=BUILD_TIMEOUT, ok_codes=frozenset(range(256)))
 
 
 def build(
@@ -231,15 +261,14 @@ def build(
 ) -> BuildOutput:
     """Run one build; a kustomize failure is an output with `error`, a missing kubectl raises."""
     try:
-        wrapper, mirror = prepare(request, root, workdir, ignore)
+        prepared = prepare(request, root, workdir, ignore)
+        wrapper, mirror = prepared.folder, prepared.mirror
     except OSError as exc:
         return BuildOutput(request, workdir, error=f"cannot prepare the build: {exc.strerror}")
     except (ConfigError, ValueError, yaml.YAMLError) as exc:
         return BuildOutput(request, workdir, error=" ".join(str(exc).split()))
-    argv = (kubectl, "kustomize", str(wrapper), "--load-restrictor", "LoadRestrictionsNone")
-    command = Command(argv=argv, timeout=BUILD_TIMEOUT, ok_codes=frozenset(range(256)))
     try:
-        done = run(command)
+        done = run(kustomize_command(kubectl, wrapper))
     except ToolError as exc:
         if exc.missing:
             raise

@@ -53,7 +53,7 @@ class Counts:
     clusters: int = 0  # trees of Kustomizations rooted at a sync (or an unreferenced one)
     kustomizations: int = 0  # Flux Kustomizations applied to some cluster
     unapplied: int = 0  # Kustomizations no cluster applies (not built: Flux never applies them)
-    builds: int = 0  # distinct `kubectl kustomize` runs
+    builds: int = 0  # distinct build contexts (several may share a `kubectl kustomize` run)
     objects: int = 0  # objects the clusters' Kustomizations apply (after build)
     flux_checked: int = 0  # Flux objects checked against the GA API models
     k8s_checked: int = 0  # core objects checked against the Kubernetes schemas
