@@ -121,8 +121,8 @@ _NAMED = ("resources", "bases", "components", "transformers", "generators", "val
 
 def repository_allows(root: Path) -> bool:
     """Whether builds from this repository may share a process: none of its kustomizations
-    uses vars, configurations, crds or openapi, changes a kind by patch, or names something
-    that is not a local file or folder (a remote base); all of them parse."""
+    uses vars, configurations, crds or openapi, changes a kind by patch, or names what may be
+    a remote base; all of them parse."""
     for folder, dirs, names in os.walk(root):
         dirs[:] = [d for d in dirs if d != ".git"]
         for name in names:
@@ -150,9 +150,16 @@ def _plain(folder: Path, name: str) -> bool:
                 return False
             if "\n" in entry and field in ("transformers", "generators", "validators"):
                 continue  # an inline plugin configuration
-            if not os.path.lexists(folder / entry):
+            if not os.path.lexists(folder / entry) and _maybe_remote(entry):
                 return False
     return True
+
+
+def _maybe_remote(entry: str) -> bool:
+    """An entry kustomize could fetch rather than read (`https://...`, `git@host:repo`,
+    `github.com/org/repo//path`); a missing local file fails its builds, batched or not."""
+    first = entry.split("/", 1)[0]
+    return "://" in entry or "@" in entry or ("/" in entry and "." in first.strip("."))
 
 
 def batchable(request: BuildRequest) -> bool:
