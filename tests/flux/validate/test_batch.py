@@ -420,9 +420,11 @@ def marked(kind: str, namespace: str = "") -> str:
         ((marked("HelmRelease", "b"),), (marked("ConfigMap", "a"),), set()),
         ((marked("Deployment", "b"),), (marked("ConfigMap", "b"),), {1}),
         (("metadata:\n  name: x\n",), (marked("ConfigMap", "a"),), {1, 2}),
+        ((marked("Deployment"),), (marked("ConfigMap", "a"),), {1}),
     ],
     ids=["cluster-referrer", "other-namespace", "cluster-target", "storage-class",
-         "role-binding", "not-a-referrer", "same-namespace", "kind-unknown"],
+         "role-binding", "not-a-referrer", "same-namespace", "kind-unknown",
+         "without-namespace"],
 )  # fmt: skip
 def test_entangled_contexts(
     mine: tuple[str, ...], theirs: tuple[str, ...], alone: set[int]
