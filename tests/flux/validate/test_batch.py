@@ -352,8 +352,8 @@ def test_flux2_example_agrees(repo: Path, kubectl: tuple[str, Path]) -> None:
 # -- the parts -----------------------------------------------------------------------------
 
 
-def request(path: str, namespace: str = "", patches: str = "[]") -> BuildRequest:
-    return BuildRequest(path=path, target_namespace=namespace, patches=patches)
+def request(path: str, namespace: str = "", patches: str = "[]", base: str = "") -> BuildRequest:
+    return BuildRequest(path=path, target_namespace=namespace, patches=patches, base=base)
 
 
 def test_plan_separates_namespaces_and_paths() -> None:
@@ -361,9 +361,11 @@ def test_plan_separates_namespaces_and_paths() -> None:
         request("a1", "a"), request("a2", "a"), request("b1", "b"), request("c1", "c"),
         request("a1", "c2"), request("x"),
         request("k", "k", patches='[{"options": {"allowKindChange": true}}]'),
+        request("d1", "d", base="/tmp/artifact"), request("e1", "e", base="/tmp/other"),
     ]  # fmt: skip
-    batches = plan(requests, workers=1)
-    assert batches == [[0, 2, 3], [1, 4], [5], [6]]
+    batches = plan(requests, workers=1, sources={"", "/tmp/artifact"})
+    assert batches == [[0, 2, 3, 7], [1, 4], [5], [6], [8]]
+    assert plan(requests, workers=1, sources=()) == [[i] for i in range(9)]
 
 
 def test_plan_gives_every_worker_a_batch() -> None:

@@ -38,7 +38,7 @@ import os
 import re
 import tempfile
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Container, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from math import ceil
 from pathlib import Path
@@ -162,17 +162,24 @@ def _maybe_remote(entry: str) -> bool:
     return "://" in entry or "@" in entry or ("/" in entry and "." in first.strip("."))
 
 
-def batchable(request: BuildRequest) -> bool:
-    """A context whose namespaced objects all land in one namespace (Flux's targetNamespace),
-    and whose patches change no kind."""
-    return bool(request.target_namespace) and "allowKindChange" not in request.patches
+def batchable(request: BuildRequest, sources: Container[str]) -> bool:
+    """A context from a source that allows batches (`sources`: "" for the repository, an
+    artifact's folder), whose namespaced objects all land in one namespace (Flux's
+    targetNamespace), and whose patches change no kind."""
+    return (
+        request.base in sources
+        and bool(request.target_namespace)
+        and "allowKindChange" not in request.patches
+    )
 
 
-def plan(requests: Sequence[BuildRequest], workers: int) -> list[list[int]]:
+def plan(
+    requests: Sequence[BuildRequest], workers: int, sources: Container[str] = ("",)
+) -> list[list[int]]:
     """The requests' indexes in batches: batchable ones with different target namespaces and
     paths, at most a worker's share each (so every worker gets one); the rest alone. Pure."""
-    members = [i for i, r in enumerate(requests) if batchable(r)]
-    alone = [[i] for i, r in enumerate(requests) if not batchable(r)]
+    members = [i for i, r in enumerate(requests) if batchable(r, sources)]
+    alone = [[i] for i, r in enumerate(requests) if not batchable(r, sources)]
     by_namespace: dict[str, list[int]] = defaultdict(list)
     for i in members:
         by_namespace[requests[i].target_namespace].append(i)

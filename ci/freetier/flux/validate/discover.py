@@ -211,7 +211,8 @@ class Discovery:
         self.root_sources: set[tuple[str, str]] = {("GitRepository", BOOTSTRAP_NAME)}
         self.futures: dict[BuildRequest, Future[BuildOutput]] = {}
         self.queued: list[BuildRequest] = []  # found, not yet handed to the pool
-        self.batch = batch and repository_allows(scan.root)
+        self.batch = batch
+        self.sources: dict[str, bool] = {}  # source root ("" the repository) -> may batch
         self.pending: dict[Future[BuildOutput], list[tuple[_State, K8sObject, str]]] = {}
         self.artifacts: dict[tuple[int, str], _Origin] = {}
         self.notes: list[Finding] = []
@@ -379,7 +380,11 @@ class Discovery:
         """Hand the contexts found since the last flush to the pool: together where they may
         share a run, else one by one."""
         queued, self.queued = self.queued, []
-        groups = plan(queued, self.workers) if self.batch else [[i] for i in range(len(queued))]
+        if self.batch:
+            for base in {r.base for r in queued} - set(self.sources):
+                self.sources[base] = repository_allows(Path(base) if base else self.scan.root)
+        sources = {base for base, allowed in self.sources.items() if allowed}
+        groups = plan(queued, self.workers, sources)
         for group in groups:
             requests = [queued[i] for i in group]
             if len(requests) == 1:
