@@ -16,7 +16,7 @@ import pytest
 from freetier.flux.validate.batch import entangled, plan, repository_allows, split
 from freetier.flux.validate.discover import Discovered, discover
 from freetier.flux.validate.documents import scan_repo
-from freetier.flux.validate.kustomize import BuildRequest
+from freetier.flux.validate.kustomize import BuildRequest, Resolver
 from freetier.flux.validate.render import render_json
 from freetier.flux.validate.run import validate_repo
 from tests.flux.validate.test_real_shapes import (
@@ -466,3 +466,17 @@ def test_repository_allows(tmp_path: Path, text: str, allowed: bool) -> None:
     (tmp_path / ".git").mkdir()
     (tmp_path / ".git" / "kustomization.yaml").write_text("vars: [x]\n")  # not the source
     assert repository_allows(tmp_path) is allowed
+
+
+def test_resolver_resolves_as_realpath_and_remembers(tmp_path: Path) -> None:
+    """A build folder joined with kustomize's cleaned origin path (`..` in front), through a
+    link, as a mirror has them."""
+    (tmp_path / "repo" / "app").mkdir(parents=True)
+    (tmp_path / "repo" / "app" / "hr.yaml").write_text("kind: HelmRelease\n")
+    (tmp_path / "work" / "build").mkdir(parents=True)
+    (tmp_path / "work" / "build" / "app").symlink_to(tmp_path / "repo" / "app")
+    resolve = Resolver()
+    path = tmp_path / "work" / "batch" / ".." / "build" / "app" / "hr.yaml"
+    assert resolve(path) == str(tmp_path / "repo" / "app" / "hr.yaml")
+    (tmp_path / "work" / "build" / "app").unlink()  # remembered: no second look
+    assert resolve(path) == str(tmp_path / "repo" / "app" / "hr.yaml")

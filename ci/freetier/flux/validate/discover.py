@@ -43,6 +43,7 @@ from freetier.flux.validate.documents import (
 from freetier.flux.validate.kustomize import (
     BuildOutput,
     BuildRequest,
+    Resolver,
     Variables,
     build,
     built_objects,
@@ -213,6 +214,7 @@ class Discovery:
         self.queued: list[BuildRequest] = []  # found, not yet handed to the pool
         self.batch = batch
         self.sources: dict[str, bool] = {}  # source root ("" the repository) -> may batch
+        self.resolve = Resolver()
         self.pending: dict[Future[BuildOutput], list[tuple[_State, K8sObject, str]]] = {}
         self.artifacts: dict[tuple[int, str], _Origin] = {}
         self.notes: list[Finding] = []
@@ -425,7 +427,13 @@ class Discovery:
             return
         try:
             objects = built_objects(
-                output, k, self._variables(state, k), self.docs_by_file, self.scan.root, state.name
+                output,
+                k,
+                self._variables(state, k),
+                self.docs_by_file,
+                self.scan.root,
+                state.name,
+                self.resolve,
             )
         except SubstitutionError as exc:
             state.builds.append(Build(k, path, "failed", error=f"after build: {exc}"))

@@ -15,7 +15,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -327,6 +327,23 @@ class Variables:
         return bool(self.values) or self.unknown
 
 
+class Resolver:
+    """`os.path.realpath` of the paths origin annotations name, remembered for one run (the
+    objects of many builds come from the same files). Such a path is a build's folder (real
+    folders in the run's workdir) joined with a path kustomize has already cleaned (`..` only
+    in front), so normalizing it first does not change what it resolves to."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, str] = {}
+
+    def __call__(self, path: str | os.PathLike[str]) -> str:
+        key = os.path.normpath(path)
+        found = self._known.get(key)
+        if found is None:
+            found = self._known[key] = os.path.realpath(key)
+        return found
+
+
 def built_objects(
     output: BuildOutput,
     kustomization: K8sObject,
@@ -334,10 +351,12 @@ def built_objects(
     docs_by_file: Mapping[str, Sequence[Document]],
     root: Path,
     cluster: str,
+    resolve: Callable[[str | os.PathLike[str]], str] = os.path.realpath,
 ) -> list[K8sObject]:
     """The objects a build yields, after post-build substitution (when `variables` is not
-    None), each tied to its source document through the origin annotation. SubstitutionError
-    where Flux would fail the Kustomization (also for output that does not parse)."""
+    None), each tied to its source document through the origin annotation (its path resolved
+    by `resolve`). SubstitutionError where Flux would fail the Kustomization (also for output
+    that does not parse)."""
     objects: list[K8sObject] = []
     for text in split_documents(output.stdout):
         try:
@@ -364,7 +383,7 @@ def built_objects(
             except Exception as exc:  # yaml errors after substitution, as Flux would fail
                 raise SubstitutionError(f"{_name(body)}: {exc}") from None
             body = substituted[0] if substituted and isinstance(substituted[0], dict) else body
-        file, doc = _origin(body, output, root, docs_by_file)
+        file, doc = _origin(body, output, root, docs_by_file, resolve)
         objects.append(K8sObject(body, file, doc, applied_by=kustomization, cluster=cluster))
     return objects
 
@@ -374,15 +393,20 @@ def _name(body: Mapping[str, Any]) -> str:
     return f"{body.get('kind')}/{meta.get('name')}"
 
 
-def source_file(path: Path, output: BuildOutput, root: Path) -> str:
+def source_file(
+    path: Path,
+    output: BuildOutput,
+    root: Path,
+    resolve: Callable[[str | os.PathLike[str]], str] = os.path.realpath,
+) -> str:
     """The repository file behind a path of a build: links (a mirror, an artifact) resolve to
     the real file; the kustomization written in a mirror stands for the folder's own one."""
-    resolved = os.path.realpath(path)
-    mirror = os.path.realpath(output.mirror) if output.mirror is not None else None
+    resolved = resolve(path)
+    mirror = resolve(output.mirror) if output.mirror is not None else None
     if mirror is not None and resolved.startswith(mirror + os.sep):
         inner = os.path.relpath(resolved, mirror)
         source = Path(output.request.base) if output.request.base else root
-        resolved = os.path.realpath(source / inner)
+        resolved = resolve(source / inner)
     return Path(os.path.relpath(resolved, root)).as_posix()
 
 
@@ -391,6 +415,7 @@ def _origin(
     output: BuildOutput,
     root: Path,
     docs_by_file: Mapping[str, Sequence[Document]],
+    resolve: Callable[[str | os.PathLike[str]], str],
 ) -> tuple[str, Document | None]:
     """Pop the origin annotation; find the file and, by kind and name, the document in it."""
     meta = body.get("metadata")
@@ -404,7 +429,7 @@ def _origin(
     where = origin.get("path") or origin.get("configuredIn")
     if not where:
         return "", None
-    file = source_file(output.wrapper / where, output, root)
+    file = source_file(output.wrapper / where, output, root, resolve)
     candidates = list(docs_by_file.get(file, ()))
     if "configuredIn" in origin:
         return file, candidates[0] if candidates else None
