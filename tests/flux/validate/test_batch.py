@@ -151,6 +151,19 @@ def home_tree(
     return files
 
 
+def component(name: str, configmap: str) -> dict[str, str]:
+    """A component holding one ConfigMap, as files of an app's folder (kubernetes/components)."""
+    return {
+        f"../../../components/{name}/kustomization.yaml": (
+            "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n"
+            "resources:\n  - settings.yaml\n"
+        ),
+        f"../../../components/{name}/settings.yaml": (
+            f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {configmap}\n"
+        ),
+    }
+
+
 # -- running both ways -------------------------------------------------------------------
 
 
@@ -217,13 +230,7 @@ def test_parent_patches_on_children_are_batched(tmp_path: Path, kubectl: tuple[s
     apps: dict[str, dict[str, str]] = {"alpha": {}, "beta": {}, "gamma": {}, "delta": {}}
     apps["delta"] = {
         "kustomization.yaml": "resources:\n  - helmrelease.yaml\n",
-        "../../../components/extra/kustomization.yaml": (
-            "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n"
-            "resources:\n  - settings.yaml\n"
-        ),
-        "../../../components/extra/settings.yaml": (
-            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: delta-settings\ndata:\n  a: b\n"
-        ),
+        **component("extra", "delta-settings"),
     }
     extra = {"delta": "  components:\n    - ../../../components/extra\n"}
     repo = write(tmp_path / "repo", home_tree(apps, extra))
@@ -283,13 +290,7 @@ def test_top_only_fields_keep_their_build_alone(tmp_path: Path, kubectl: tuple[s
                 "  ports:\n    - port: 80\n"
             ),
             "serviceaccount.yaml": "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: web\n",
-            "../../../components/settings/kustomization.yaml": (
-                "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n"
-                "resources:\n  - settings.yaml\n"
-            ),
-            "../../../components/settings/settings.yaml": (
-                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n"
-            ),
+            **component("settings", "settings"),
         },
     }
     extra = {"beta": "  components:\n    - ../../../components/settings\n"}
