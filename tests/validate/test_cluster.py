@@ -37,7 +37,7 @@ def test_a_reconciled_cluster_at_the_head_passes(deployed: World, capsys) -> Non
     assert (talos["status"], talos["summary"]) == ("pass", "2 node(s) Ready")
     assert (flux["status"], flux["summary"]) == (
         "pass",
-        "4 Kustomization(s), 2 HelmRelease(s) Ready",
+        "3 controller(s), 4 Kustomization(s), 2 HelmRelease(s) Ready",
     )
 
 
@@ -49,6 +49,24 @@ def test_a_node_not_ready_fails_talos(deployed: World, capsys) -> None:
     assert talos["status"] == "fail"
     assert talos["details"][0].startswith("node node-2: Ready=False")
     assert flux["status"] == "pass"
+
+
+def test_a_kubeconfig_near_expiry_fails_talos_with_the_days_left(deployed: World, capsys) -> None:
+    deployed.kubeconfig.write_text(deployed.api.kubeconfig(days=10.5), encoding="utf-8")
+    code, body = _validate(deployed, capsys, "--head", HEAD)
+    assert code == 1
+    talos, flux = body["checks"]
+    assert talos["status"] == "fail"
+    assert talos["summary"].startswith("kubeconfig client certificate: 10 day(s) left, until ")
+    assert talos["summary"].endswith(": under 14; renew it (tofu/talos)")
+    assert flux["status"] == "pass"
+
+
+def test_a_year_left_on_the_kubeconfig_is_listed_by_talos(deployed: World, capsys) -> None:
+    code, body = _validate(deployed, capsys, "--head", HEAD)
+    assert code == 0
+    talos = body["checks"][0]
+    assert talos["details"][0].startswith("kubeconfig client certificate: 364 day(s) left")
 
 
 def test_a_stalled_kustomization_fails_flux(deployed: World, capsys) -> None:
@@ -67,6 +85,18 @@ def test_a_stalled_kustomization_fails_flux(deployed: World, capsys) -> None:
     assert flux["summary"] == (
         "Kustomization flux-system/infra-configs: failed: Stalled=True BuildFailed: build failed"
     )
+
+
+def test_a_flux_controller_not_rolled_out_fails_flux(deployed: World, capsys) -> None:
+    store = deployed.api.store
+    helm = store.find("apps/v1", "Deployment", "flux-system", "helm-controller")
+    assert helm is not None
+    store.set_status(helm, {**helm["status"], "readyReplicas": 0})
+    code, body = _validate(deployed, capsys, "--head", HEAD)
+    assert code == 1
+    flux = body["checks"][1]
+    assert flux["status"] == "fail"
+    assert flux["summary"] == "Deployment flux-system/helm-controller: 0/1 replicas ready"
 
 
 def test_ready_for_an_older_generation_fails_flux(deployed: World, capsys) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import oci
 
-from freetier.errors import ConfigError
+from freetier.errors import ConfigError, ToolError
 from freetier.image_ocids import TFVARS, read_tfvars
 from freetier.layers import layer_folder
 from freetier.object_storage import call_unless_missing
@@ -142,23 +142,29 @@ def check_cost(ctx: Context) -> CheckResult:
     return judge_cost(cost, usage, ctx.now, profile)
 
 
-@contextmanager
-def cluster(ctx: Context) -> Iterator[Any]:
-    """The dynamic client of the cluster `--kubeconfig` (or KUBECONFIG, or the talos layer's
-    state with `--backend-config`) reaches; Skip without one."""
-    from freetier import kube, kube_objects
-    from freetier.cluster.kubeconfig import api_server, read_access, read_kubeconfig_file
+def cluster_access(ctx: Context) -> Any:
+    """The ClusterAccess of `--kubeconfig` (or KUBECONFIG, or the talos layer's state with
+    `--backend-config`); Skip without one."""
+    from freetier.cluster.kubeconfig import read_access, read_kubeconfig_file
 
     path = ctx.kubeconfig or (Path(ctx.env["KUBECONFIG"]) if ctx.env.get("KUBECONFIG") else None)
     if path is not None:
-        access = read_kubeconfig_file(path)
-    elif ctx.backend_config is not None:
+        return read_kubeconfig_file(path)
+    if ctx.backend_config is not None:
         try:
-            access = read_access(ctx.stack_file, backend=True, backend_config=ctx.backend_config)
+            return read_access(ctx.stack_file, backend=True, backend_config=ctx.backend_config)
         except ConfigError as exc:  # no talos layer applied yet: no cluster to check
             raise Skip(f"no cluster yet: {exc}") from None
-    else:
-        raise Skip("no cluster access (give --kubeconfig, set KUBECONFIG or --backend-config)")
+    raise Skip("no cluster access (give --kubeconfig, set KUBECONFIG or --backend-config)")
+
+
+@contextmanager
+def cluster(ctx: Context, access: Any = None) -> Iterator[Any]:
+    """The dynamic client of the cluster `access` (by default `cluster_access`) reaches."""
+    from freetier import kube, kube_objects
+    from freetier.cluster.kubeconfig import api_server
+
+    access = access or cluster_access(ctx)
     server = api_server(access)
     with (
         kube.api_client(access.kubeconfig, server) as api,
@@ -167,15 +173,32 @@ def cluster(ctx: Context) -> Iterator[Any]:
         yield dyn
 
 
+# Fail while the kubeconfig still works but has under two weeks left: time to renew it
+# through tofu/talos before the cluster locks the pipelines out.
+CERT_FAIL_DAYS = 14
+
+
 def check_talos(ctx: Context) -> CheckResult:
-    """Every Talos node of the stack listed and Ready."""
+    """Every Talos node of the stack listed and Ready, and the kubeconfig's client
+    certificate CERT_FAIL_DAYS or more from expiry."""
     from freetier import kube_objects
     from freetier.bootstrap import readiness
-    from freetier.cluster.kubeconfig import expected_nodes
+    from freetier.cluster.kubeconfig import client_certificate_expiry, days_left, expected_nodes
 
-    with cluster(ctx) as dyn:
+    access = cluster_access(ctx)
+    problems, lines = [], []
+    try:
+        expiry = client_certificate_expiry(access.kubeconfig)
+    except ToolError as exc:
+        problems.append(str(exc))
+    else:
+        left = days_left(expiry, ctx.now)
+        said = f"kubeconfig client certificate: {left} day(s) left, until {expiry:%Y-%m-%d}"
+        lines.append(said)
+        if left < CERT_FAIL_DAYS:
+            problems.append(f"{said}: under {CERT_FAIL_DAYS}; renew it (tofu/talos)")
+    with cluster(ctx, access) as dyn:
         listed = {n["metadata"]["name"]: n for n in kube_objects.list_objects(dyn, "v1", "Node")}
-    problems = []
     for name in expected_nodes(ctx.stack):
         if name not in listed:
             problems.append(f"node {name}: not listed")
@@ -183,23 +206,38 @@ def check_talos(ctx: Context) -> CheckResult:
         verdict = readiness.node(listed[name])
         if not verdict.ready:
             problems.append(f"node {name}: {verdict.message}")
-    return verdict_of("talos", problems, f"{len(listed)} node(s) Ready")
+    return verdict_of("talos", problems, f"{len(listed)} node(s) Ready", lines)
+
+
+FLUX_NAMESPACE = "flux-system"
 
 
 def check_flux(ctx: Context) -> CheckResult:
-    """Every Kustomization and HelmRelease Ready by kstatus, and every Kustomization's last
-    applied revision the branch head (`--head`)."""
+    """Flux's controllers (the Deployments in flux-system) rolled out, every Kustomization and
+    HelmRelease Ready by kstatus, and every Kustomization's last applied revision the branch
+    head (`--head`)."""
     from freetier import kube_objects
     from freetier.bootstrap import readiness
     from freetier.bootstrap.wait import HELM_API
     from freetier.flux.render_common import KUSTOMIZE_API
 
     with cluster(ctx) as dyn:
+        controllers = [
+            d
+            for d in kube_objects.list_objects(dyn, "apps/v1", "Deployment")
+            if (d.get("metadata") or {}).get("namespace") == FLUX_NAMESPACE
+        ]
         found = [
             *kube_objects.list_objects(dyn, KUSTOMIZE_API, "Kustomization"),
             *kube_objects.list_objects(dyn, HELM_API, "HelmRelease"),
         ]
     problems, lines = [], []
+    if not controllers:
+        problems.append(f"no Flux controller (no Deployment in {FLUX_NAMESPACE})")
+    for deployment in sorted(controllers, key=readiness.ref):
+        rollout = readiness.deployment(deployment)
+        if not rollout.ready:
+            problems.append(f"{readiness.ref(deployment)}: {rollout.message}")
     for obj in found:
         verdict = readiness.kstatus(obj)
         if not verdict.ready:
@@ -217,7 +255,10 @@ def check_flux(ctx: Context) -> CheckResult:
     if not ctx.head:
         lines.append("revisions not compared with the branch head (no --head)")
     kinds = sum(o.get("kind") == "Kustomization" for o in found)
-    ok = f"{kinds} Kustomization(s), {len(found) - kinds} HelmRelease(s) Ready"
+    ok = (
+        f"{len(controllers)} controller(s), {kinds} Kustomization(s), "
+        f"{len(found) - kinds} HelmRelease(s) Ready"
+    )
     return verdict_of("flux", problems, ok, lines)
 
 
