@@ -49,6 +49,7 @@ def test_all_healthy(deployed: Deployed, capsys, monkeypatch: pytest.MonkeyPatch
         "oci": "pass",
         # "info" on the 1st of a month: no day has closed yet.
         "cost": "info" if today.day == 1 else "pass",
+        "idle": "info",  # no compute agent data in the fake: reported, not passed
         "talos": "skip",
         "flux": "skip",
     }
@@ -188,7 +189,7 @@ def test_an_unknown_check_name_is_bad_input(deployed: Deployed, capsys) -> None:
     assert code == 2
     assert captured.out == ""
     assert captured.err.strip().splitlines() == [
-        "freetier: error: --check bill: unknown check (known: images, oci, cost, talos, flux)"
+        "freetier: error: --check bill: unknown check (known: images, oci, cost, idle, talos, flux)"
     ]
 
 

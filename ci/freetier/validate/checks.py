@@ -158,6 +158,37 @@ def cluster_access(ctx: Context) -> Any:
     raise Skip("no cluster access (give --kubeconfig, set KUBECONFIG or --backend-config)")
 
 
+def check_idle(ctx: Context) -> CheckResult:
+    """Each instance of the stack against Oracle's idle rule, from the last 7 days of OCI
+    Monitoring's compute agent metrics."""
+    from freetier.monitoring import COMPUTE_AGENT, summarize
+    from freetier.tenancy import read_tenancy
+    from freetier.validate.idle import CPU_QUERY, MEMORY_QUERY, WINDOW, Instance, judge_idle
+
+    config = ctx.oci_config()
+    wanted = expected_instances(ctx.stack)
+    live = {
+        r.values.get("display_name"): r
+        for r in read_tenancy(ctx.stack, ctx.env, ctx.home)
+        if r.type == "oci_core_instance"
+    }
+    instances = [
+        Instance(name, str(live[name].id), shape)
+        for name, (shape, _, _) in wanted.items()
+        if name in live
+    ]
+    if not instances:
+        raise Skip("no instance of the stack in the tenancy yet")
+    compartment = ctx.stack.oci.compartment_ocid
+    start, end = ctx.now - WINDOW, ctx.now
+
+    def measured(query: str) -> dict[str, list[tuple[datetime, float]]]:
+        found = summarize(config, compartment, COMPUTE_AGENT, query, start, end, env=ctx.env)
+        return {s.resource_id: list(s.points) for s in found}
+
+    return judge_idle(instances, measured(CPU_QUERY), measured(MEMORY_QUERY))
+
+
 @contextmanager
 def cluster(ctx: Context, access: Any = None) -> Iterator[Any]:
     """The dynamic client of the cluster `access` (by default `cluster_access`) reaches."""
@@ -267,6 +298,7 @@ CHECKS: dict[str, Callable[[Context], CheckResult]] = {
     "images": check_images,
     "oci": check_oci,
     "cost": check_cost,
+    "idle": check_idle,
     "talos": check_talos,
     "flux": check_flux,
 }
