@@ -72,6 +72,37 @@ def test_a_missing_image_and_one_not_available_fail_images(deployed: Deployed, c
     ]
 
 
+def test_images_over_the_size_gates_fail_images(deployed: Deployed, capsys) -> None:
+    fake = deployed.tenancy.fake
+    base = fake.add_image(COMPARTMENT, "base-amd64")
+    with fake.lock:
+        for image in fake.state["images"]:
+            if image["id"] == base:
+                image["billableSizeInGBs"] = 9  # GiB: 9.664 GB, over the 8 GB base gate
+            if image["id"] == deployed.images["arm64"]:
+                image["billableSizeInGBs"] = 12  # no per-image gate for talos-*
+    tfvars = deployed.stack.parent / "tofu" / "oci" / "images.auto.tfvars.json"
+    tfvars.write_text(
+        json.dumps({"image_ocids": {"amd64": base, "arm64": deployed.images["arm64"]}})
+    )
+    code, body = _validate(capsys, deployed, "--check", "images")
+    assert code == 1
+    [images] = body["checks"]
+    assert images["details"][:2] == [
+        "image base-amd64: 9.664 GB over its 8 GB gate",
+        # 21 GiB in all
+        "images: 22.549 GB in all, over the 20 GB gate",
+    ]
+
+
+def test_images_within_the_gates_pass_with_the_total(deployed: Deployed, capsys) -> None:
+    code, body = _validate(capsys, deployed, "--check", "images")
+    assert code == 0
+    [images] = body["checks"]
+    # Two images of 1 GiB each.
+    assert images["summary"] == "2 image(s) AVAILABLE, 2.147 GB of the 20 GB gate"
+
+
 def test_a_stopped_instance_in_the_wrong_shape_fails_oci(deployed: Deployed, capsys) -> None:
     fake = deployed.tenancy.fake
     with fake.lock:
@@ -227,7 +258,7 @@ def test_summary_writes_the_markdown_beside_the_json(
         "| check | status | summary |",
         "|---|---|---|",
     ]
-    assert lines[4] == "| images | ✅ pass | 2 image(s) AVAILABLE |"
+    assert lines[4] == "| images | ✅ pass | 2 image(s) AVAILABLE, 2.147 GB of the 20 GB gate |"
     assert lines[5] == (
         "| flux | ⏭️ skip | no cluster access (give --kubeconfig, set KUBECONFIG or "
         "--backend-config) |"

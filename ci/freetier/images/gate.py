@@ -8,6 +8,7 @@ GB here is 10^9 bytes, the larger reading of "GB", so the gate errs on the safe 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,9 +58,16 @@ def image_limit(name: str, gates: ImageGates) -> float | None:
 def gate(images: list[Path], gates: ImageGates, bucket_usage_gb: float = 0) -> GateResult:
     """Check each image against its gate and all of them, plus the bucket's current usage,
     against gates.total_gb."""
-    rows = tuple(
-        GateRow(p.name, p.stat().st_size / GB, image_limit(p.name, gates)) for p in sorted(images)
+    return gate_sizes(
+        [(p.name, p.stat().st_size / GB) for p in sorted(images)], gates, bucket_usage_gb
     )
+
+
+def gate_sizes(
+    sizes: Sequence[tuple[str, float]], gates: ImageGates, bucket_usage_gb: float = 0
+) -> GateResult:
+    """`gate` on (name, size in GB) pairs: images already uploaded, known by their size only."""
+    rows = tuple(GateRow(name, size, image_limit(name, gates)) for name, size in sizes)
     total = sum(r.size_gb for r in rows) + bucket_usage_gb
     return GateResult(rows, bucket_usage_gb, total, gates.total_gb)
 

@@ -51,8 +51,17 @@ class Context:
         return self._oci
 
 
+# Image.billable_size_in_gbs is in GiB ("1 GB = 1,073,741,824 bytes", the oci SDK's
+# oci.core.models.Image); the size gates count 10^9-byte GB (images/gate.py).
+GIB = 1024**3
+
+
 def check_images(ctx: Context) -> CheckResult:
-    """Every image OCID tofu/oci/images.auto.tfvars.json names exists and is AVAILABLE."""
+    """Every image OCID tofu/oci/images.auto.tfvars.json names exists, is AVAILABLE and fits
+    the size gates the image stage holds builds to (`images gate`: each image under its own,
+    all of them under the total)."""
+    from freetier.images.gate import GB, gate_sizes
+
     path = layer_folder(ctx.stack_file, "oci") / TFVARS
     if not path.is_file():
         return verdict_of("images", [f"{path}: not found; run `freetier images publish`"], "")
@@ -60,17 +69,35 @@ def check_images(ctx: Context) -> CheckResult:
     if not ocids:
         return verdict_of("images", [f"{path}: image_ocids is empty"], "")
     compute = make_client(oci.core.ComputeClient, ctx.oci_config(), env=ctx.env)
-    problems, lines = [], []
+    problems, lines, sizes = [], [], []
     for arch, ocid in sorted(ocids.items()):
         found = call_unless_missing(compute.get_image, ocid)
         if found is None:
             problems.append(f"{arch}: image {ocid} not found")
             continue
-        state = found.data.lifecycle_state
-        lines.append(f"{arch}: {ocid} {state}")
-        if state != AVAILABLE:
-            problems.append(f"{arch}: image {ocid} is {state}, not {AVAILABLE}")
-    return verdict_of("images", problems, f"{len(ocids)} image(s) AVAILABLE", lines)
+        image = found.data
+        size_gb = (image.billable_size_in_gbs or 0) * GIB / GB
+        sizes.append((str(image.display_name), size_gb))
+        lines.append(f"{arch}: {ocid} {image.lifecycle_state}, {size_gb:.3f} GB")
+        if image.lifecycle_state != AVAILABLE:
+            problems.append(f"{arch}: image {ocid} is {image.lifecycle_state}, not {AVAILABLE}")
+    gated = gate_sizes(sizes, ctx.stack.images.gates)
+    problems += [
+        f"image {row.name}: {row.size_gb:.3f} GB over its {row.limit_gb:g} GB gate"
+        for row in gated.rows
+        if not row.ok
+    ]
+    if not gated.total_ok:
+        problems.append(
+            f"images: {gated.total_gb:.3f} GB in all, over the {gated.total_limit_gb:g} GB gate"
+        )
+    return verdict_of(
+        "images",
+        problems,
+        f"{len(ocids)} image(s) AVAILABLE, {gated.total_gb:.3f} GB of the "
+        f"{gated.total_limit_gb:g} GB gate",
+        lines,
+    )
 
 
 def check_oci(ctx: Context) -> CheckResult:
