@@ -20,8 +20,8 @@ match the body, as the SDK's signer does; only object and part uploads (`PUT ...
 This module is the server core: signatures, faults, routing, HTTP and test credentials. The
 services are layers of the one `FakeOci` a test holds, each in its own module: the tenancy and
 the lists guard reads (`oci_resources`), Object Storage (`oci_objectstorage`), Compute images
-(`oci_compute`), instances (`oci_instances`), the Usage API (`oci_usage`) and Monitoring
-(`oci_monitoring`), sharing the request and error types of `oci_wire`.
+(`oci_compute`), instances (`oci_instances`), the Usage API (`oci_usage`), Monitoring
+(`oci_monitoring`) and Budgets (`oci_budget`), sharing the request and error types of `oci_wire`.
 
 Tests seed state with the `add_*` methods and inject faults with `inject` (by path, method and
 query parameters); `throttle_bytes_per_second` limits every request's body transfer.
@@ -49,8 +49,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from tests.fakes.oci_budget import BudgetApi
 from tests.fakes.oci_compute import QCOW2_MAGIC
-from tests.fakes.oci_monitoring import MonitoringApi
 from tests.fakes.oci_resources import LISTS
 from tests.fakes.oci_wire import Answer, ApiError, Call, query_param
 from tests.fakes.serving import LocalServer
@@ -105,7 +105,7 @@ class SeenRequest:
     size: int = 0
 
 
-class FakeOci(MonitoringApi, LocalServer):
+class FakeOci(BudgetApi, LocalServer):
     """The tenancy state and the rules; `serve()` runs it on 127.0.0.1."""
 
     def __init__(
@@ -292,6 +292,7 @@ class FakeOci(MonitoringApi, LocalServer):
             *self._instance_routes(),
             *self._usage_routes(),
             *self._monitoring_routes(),
+            *self._budget_routes(),
         ]
         return [(method, re.compile(pattern), answer) for method, pattern, answer in table]
 

@@ -26,7 +26,7 @@ class Deployed:
 @pytest.fixture
 def deployed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployed]:
     """The shipped stack, all healthy: two A1 nodes and the bastion RUNNING in their shapes,
-    their boot volumes, one AVAILABLE image per architecture."""
+    their boot volumes, one AVAILABLE image per architecture, the budget with nothing spent."""
     oci_dir = tmp_path / "oci"
     oci_dir.mkdir()
     with fake_tenancy(oci_dir, monkeypatch.setenv) as tenancy:
@@ -47,6 +47,10 @@ def deployed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deploy
             "arm64": fake.add_image(COMPARTMENT, "talos-arm64"),
             "amd64": fake.add_image(COMPARTMENT, "talos-amd64"),
         }
+        # The budget tofu/oci/budget.tf makes: alerts on the first cent spent or forecast.
+        budget = fake.add_budget("freetier-monthly", 1.0, COMPARTMENT)
+        fake.add_alert_rule(budget, "freetier-actual-spend", "ACTUAL", 0.01)
+        fake.add_alert_rule(budget, "freetier-forecast-spend", "FORECAST", 0.01)
         root = tmp_path / "repo"
         (root / "tofu" / "oci").mkdir(parents=True)
         text = SHIPPED_STACK.read_text(encoding="utf-8").replace(

@@ -182,6 +182,67 @@ def test_within_the_allowance_cost_passes_with_the_projection(deployed: Deployed
     assert cost.details == (
         f"{A1_MEMORY}: 576 GB hours in 2 days, 8928.0 projected of 8928 GB hours free",
         f"{A1_OCPU}: 96 OCPU hours in 2 days, 1488.0 projected of 1488 OCPU hours free",
+        "budget freetier-monthly: actual 0.00, forecast 0.00 of 1; 2 of 2 alert rule(s) quiet",
+    )
+
+
+def test_a_fired_budget_alert_fails_cost(deployed: Deployed) -> None:
+    fake = deployed.tenancy.fake
+    _free_days(fake, [date(2026, 12, 1), date(2026, 12, 2)])
+    with fake.lock:
+        fake.budgets[0]["forecastedSpend"] = 0.75  # the Usage API still shows 0.00 per day
+    report = run_validate(
+        deployed.stack, ["cost"], [], env=deployed.tenancy.env, home=Path("/nonexistent"), now=NOW
+    )
+    [cost] = report.results
+    assert cost.status == "fail"
+    assert cost.summary == (
+        "budget freetier-monthly: alert rule freetier-forecast-spend fired: FORECAST spend 0.75, "
+        "threshold 0.01"
+    )
+    assert cost.details[1:3] == (
+        "budget freetier-monthly: actual 0.00, forecast 0.75 of 1; 1 of 2 alert rule(s) quiet",
+        "Usage API: pass: 0.00 on each of 2 closed days this month",
+    )
+
+
+def test_a_percentage_rule_fires_at_its_share_of_the_amount(deployed: Deployed) -> None:
+    fake = deployed.tenancy.fake
+    _free_days(fake, [date(2026, 12, 1), date(2026, 12, 2)])
+    budget = fake.budgets[0]["id"]
+    fake.add_alert_rule(budget, "half", "ACTUAL", 50, "PERCENTAGE")
+    with fake.lock:
+        fake.budgets[0]["actualSpend"] = 0.005  # under the 0.01 rule and under half of 1
+    report = run_validate(
+        deployed.stack, ["cost"], [], env=deployed.tenancy.env, home=Path("/nonexistent"), now=NOW
+    )
+    assert report.results[0].status == "pass"
+    with fake.lock:
+        fake.budgets[0]["actualSpend"] = 0.5  # half of the amount 1: the rule fires
+    report = run_validate(
+        deployed.stack, ["cost"], [], env=deployed.tenancy.env, home=Path("/nonexistent"), now=NOW
+    )
+    [cost] = report.results
+    assert cost.status == "fail"
+    assert cost.details[:2] == (
+        "budget freetier-monthly: alert rule freetier-actual-spend fired: ACTUAL spend 0.50, "
+        "threshold 0.01",
+        "budget freetier-monthly: alert rule half fired: ACTUAL spend 0.50, threshold 50 %",
+    )
+
+
+def test_no_budget_fails_cost(deployed: Deployed) -> None:
+    fake = deployed.tenancy.fake
+    _free_days(fake, [date(2026, 12, 1), date(2026, 12, 2)])
+    with fake.lock:
+        fake.budgets[0]["displayName"] = "someone-else"
+    report = run_validate(
+        deployed.stack, ["cost"], [], env=deployed.tenancy.env, home=Path("/nonexistent"), now=NOW
+    )
+    [cost] = report.results
+    assert (cost.status, cost.summary) == (
+        "fail",
+        "budget freetier-monthly: not found in the tenancy (tofu/oci makes it)",
     )
 
 

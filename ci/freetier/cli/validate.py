@@ -21,12 +21,11 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
         description="Run independent checks against what is deployed: images (the image OCIDs "
         "are AVAILABLE and within the size gates), oci (instances RUNNING in their shapes, "
         "the tenancy free: the guard with --live), cost (the Usage API: 0.00 on every closed "
-        "day of the month, usage by "
-        "SKU projected against the allowance), idle (OCI Monitoring's last 7 days against "
-        "Oracle's idle-reclaim rule), talos (nodes Ready, the kubeconfig certificate's days "
-        "left) and flux (controllers, Kustomizations, HelmReleases). A check that cannot run (no "
-        "credentials, no cluster) is skipped with its reason. Exit 0 all pass, 1 any fails, "
-        "2 bad input.",
+        "day of the month, usage by SKU projected against the allowance, the budget's alert "
+        "rules quiet), idle (OCI Monitoring's last 7 days against Oracle's idle-reclaim rule), "
+        "talos (nodes Ready, the kubeconfig certificate's days left) and flux (controllers, "
+        "Kustomizations, HelmReleases). A check that cannot run (no credentials, no cluster) "
+        "is skipped with its reason. Exit 0 all pass, 1 any fails, 2 bad input.",
     )
     add_stack(validate)
     validate.add_argument(

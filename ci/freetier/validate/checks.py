@@ -154,19 +154,23 @@ def instance_problems(stack: Stack, live: Sequence[Mapping[str, Any]]) -> list[s
 
 
 def check_cost(ctx: Context) -> CheckResult:
-    """This month's closed days through the Usage API: COST, then USAGE by SKU."""
+    """This month's closed days through the Usage API (COST, then USAGE by SKU), and the
+    stack's budget: none of its alert rules fired."""
+    from freetier.budgets import read_budget
     from freetier.guard.profile import load_profile
     from freetier.usage import summarized_usages
-    from freetier.validate.cost import closed_days, judge_cost
+    from freetier.validate.cost import budget_name, closed_days, judge_cost, with_budget
 
     config = ctx.oci_config()
     profile = load_profile(ctx.stack.free_tier.profile)
+    name = budget_name(ctx.stack.name)
+    budget = read_budget(config, name, env=ctx.env)
     start, end = closed_days(ctx.now)
     if start == end:
-        return judge_cost([], [], ctx.now, profile)
+        return with_budget(judge_cost([], [], ctx.now, profile), budget, name)
     cost = summarized_usages(config, "COST", start, end, env=ctx.env)
     usage = summarized_usages(config, "USAGE", start, end, env=ctx.env)
-    return judge_cost(cost, usage, ctx.now, profile)
+    return with_budget(judge_cost(cost, usage, ctx.now, profile), budget, name)
 
 
 def cluster_access(ctx: Context) -> Any:

@@ -2,7 +2,8 @@
 
 COST must be 0.00 on every closed day of the month (a cent is a bill); USAGE, summed per SKU,
 is projected to the month's end and held against the Always Free allowance the guard's profile
-states (`guard.profile`), turned into the units the Usage API meters in.
+states (`guard.profile`), turned into the units the Usage API meters in. The stack's budget
+must exist and none of its alert rules have fired.
 """
 
 from __future__ import annotations
@@ -10,12 +11,13 @@ from __future__ import annotations
 import calendar
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
+from freetier.budgets import AlertRule, BudgetState
 from freetier.guard.profile import Profile
 from freetier.usage import UsageRow
-from freetier.validate.model import CheckResult, verdict
+from freetier.validate.model import CheckResult, failed, verdict
 
 NAME = "cost"
 
@@ -92,3 +94,47 @@ def judge_cost(
         if projected > free.amount + 1e-9:
             problems.append(f"{sku}: projected {projected:.1f} over the {free.amount:g} free")
     return verdict(NAME, problems, f"0.00 on each of {days} closed days this month", lines)
+
+
+def budget_name(stack_name: str) -> str:
+    """The budget tofu/oci makes (tofu/oci/budget.tf: "${var.name}-monthly")."""
+    return f"{stack_name}-monthly"
+
+
+def fired(budget: BudgetState, rule: AlertRule) -> float | None:
+    """The spend that set `rule` off, or None. An ACTUAL rule watches the budget's actual
+    spend, a FORECAST rule its forecast for the period; an ABSOLUTE threshold is in the
+    budget's currency, a PERCENTAGE one of its amount (the oci SDK's AlertRuleSummary)."""
+    spend = budget.actual_spend if rule.type == "ACTUAL" else budget.forecasted_spend
+    limit = (
+        rule.threshold
+        if rule.threshold_type == "ABSOLUTE"
+        else budget.amount * rule.threshold / 100
+    )
+    return spend if spend is not None and spend >= limit else None
+
+
+def with_budget(result: CheckResult, budget: BudgetState | None, name: str) -> CheckResult:
+    """The Usage API's verdict with the budget's added: a fired alert rule (or no budget at
+    all) fails the check whatever the Usage API said."""
+    if budget is None:
+        problems = [f"budget {name}: not found in the tenancy (tofu/oci makes it)"]
+        lines: list[str] = []
+    else:
+        problems = [
+            f"budget {name}: alert rule {rule.name} fired: {rule.type} spend {spend:.2f}, "
+            f"threshold {rule.threshold:g}" + (" %" if rule.threshold_type == "PERCENTAGE" else "")
+            for rule in budget.rules
+            if (spend := fired(budget, rule)) is not None
+        ]
+        forecast = "none" if budget.forecasted_spend is None else f"{budget.forecasted_spend:.2f}"
+        actual = "none" if budget.actual_spend is None else f"{budget.actual_spend:.2f}"
+        lines = [
+            f"budget {name}: actual {actual}, forecast {forecast} of {budget.amount:g}; "
+            f"{len(budget.rules) - len(problems)} of {len(budget.rules)} alert rule(s) quiet"
+        ]
+    if not problems:
+        return replace(result, details=(*result.details, *lines))
+    summary = problems[0] if len(problems) == 1 else f"{len(problems)} problems: {problems[0]}"
+    usage = f"Usage API: {result.status}: {result.summary}"
+    return failed(NAME, summary, [*problems, *lines, usage, *result.details])
