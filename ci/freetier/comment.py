@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from freetier.guard.render import guard_markdown
+from freetier.layers import topology_layers
 from freetier.masking import FINGERPRINT_KEY_ENV
 from freetier.plans.keyed import is_keyed
 from freetier.plans.model import LayerPlan, ResourceChange
@@ -26,6 +27,9 @@ SUMMARY_BUDGET = 1_000_000  # $GITHUB_STEP_SUMMARY takes 1 MiB
 BANNER_ITEMS = 50
 VALUE_CHARS = 120
 MIN_TEXT_SHARE = 400  # below this a cut plan text says nothing: leave it out
+STEP_TEXT_CUT = 4_000  # a layer report's share when the tier cuts texts
+# Every layer's place in the comment: the proxmox layer between oci and talos.
+LAYER_ORDER = topology_layers("proxmox")
 SYMBOLS = {
     "create": "+",
     "update": "~",
@@ -66,27 +70,45 @@ TIERS = (
 )
 
 
+@dataclass(frozen=True)
+class StepSection:
+    """A layer that has no tofu plan (the proxmox layer): what its dry run reported, as the
+    command prints it, shown in the layer's place."""
+
+    layer: str
+    summary: str  # one line: the report's tally, or why it did not run
+    text: str = ""  # the report; "" when it did not run
+    failed: bool = False
+
+
 def render_comment(
     layers: Sequence[LayerPlan],
     guard: dict[str, Any] | None = None,
     *,
     budget: int = DEFAULT_BUDGET,
     where_full: str = "the job summary and the plan artifact",
+    steps: Sequence[StepSection] = (),
 ) -> str:
     """The richest rendering that fits in `budget` characters."""
     sections: dict[str, list[list[str]]] = {}  # per detail level: built once, reused by tiers
     for tier in TIERS:
         if tier.details not in sections:
             sections[tier.details] = [_layer_section(p, tier) for p in layers]
-        text = _render(layers, guard, tier, budget, where_full, sections[tier.details])
+        text = _render(layers, guard, tier, budget, where_full, sections[tier.details], steps)
         if len(text) <= budget:
             return text
-    return _minimal(layers, guard, where_full)
+    return _minimal(layers, guard, where_full, steps)
 
 
-def render_full(layers: Sequence[LayerPlan], guard: dict[str, Any] | None = None) -> str:
+def render_full(
+    layers: Sequence[LayerPlan],
+    guard: dict[str, Any] | None = None,
+    steps: Sequence[StepSection] = (),
+) -> str:
     """Everything, for the job summary and the artifact (still capped at 1 MiB)."""
-    return render_comment(layers, guard, budget=SUMMARY_BUDGET, where_full="the plan artifact")
+    return render_comment(
+        layers, guard, budget=SUMMARY_BUDGET, where_full="the plan artifact", steps=steps
+    )
 
 
 def fingerprint_marker(layers: Sequence[LayerPlan]) -> str:
@@ -129,8 +151,9 @@ def _render(
     budget: int,
     where_full: str,
     bodies: list[list[str]],
+    steps: Sequence[StepSection] = (),
 ) -> str:
-    head = [*_header(layers, guard), *_banner(layers)]
+    head = [*_header(layers, guard, steps), *_banner(layers)]
     if guard is not None:
         head += ["", guard_markdown(guard, resources=tier.guard_resources).rstrip()]
     notice = _notice(tier, where_full)
@@ -140,15 +163,51 @@ def _render(
         with_text = [p for p in layers if p.text]
         share = (budget - fixed) // max(len(with_text), 1) if tier.text == "cut" else None
         texts = [_text_section(p, share) if p.text else [] for p in layers]
+    placed = [
+        (p.layer, [*body, *text]) for p, body, text in zip(layers, bodies, texts, strict=True)
+    ]
+    placed += [(s.layer, _step_section(s, tier)) for s in steps]
+    placed.sort(key=lambda item: _place(item[0]))  # stable: tofu layers keep their order
     lines = list(head)
-    for body, text in zip(bodies, texts, strict=True):
-        lines += [*body, *text]
+    for _, section in placed:
+        lines += section
     lines += notice
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _header(layers: Sequence[LayerPlan], guard: dict[str, Any] | None) -> list[str]:
-    failed = [p.layer for p in layers if p.failed]
+def _place(layer: str) -> int:
+    return LAYER_ORDER.index(layer) if layer in LAYER_ORDER else len(LAYER_ORDER)
+
+
+def _step_section(step: StepSection, tier: Tier) -> list[str]:
+    """The layer's heading, its one-line summary, and (unless the tier leaves texts out) the
+    report as the command printed it."""
+    lines = ["", f"### {step.layer}", "", step.summary]
+    if not step.text or tier.text == "none":
+        return lines
+    text = step.text.rstrip("\n")
+    if tier.text == "cut":
+        text = cut_middle(text, STEP_TEXT_CUT)
+    fence = _fence(text)
+    return [
+        *lines,
+        "",
+        f"<details><summary>{step.layer}: dry run</summary>",
+        "",
+        f"{fence}text",
+        text,
+        fence,
+        "",
+        "</details>",
+    ]
+
+
+def _header(
+    layers: Sequence[LayerPlan], guard: dict[str, Any] | None, steps: Sequence[StepSection] = ()
+) -> list[str]:
+    failed = sorted(
+        [p.layer for p in layers if p.failed] + [s.layer for s in steps if s.failed], key=_place
+    )
     if failed:
         verdict = f"❌ plan failed: {', '.join(failed)}"
     elif guard is not None and guard["blocking"]:
@@ -303,8 +362,14 @@ def _notice(tier: Tier, where_full: str) -> list[str]:
     ]
 
 
-def _minimal(layers: Sequence[LayerPlan], guard: dict[str, Any] | None, where_full: str) -> str:
-    lines = [*_header(layers, guard)]
+def _minimal(
+    layers: Sequence[LayerPlan],
+    guard: dict[str, Any] | None,
+    where_full: str,
+    steps: Sequence[StepSection] = (),
+) -> str:
+    lines = [*_header(layers, guard, steps)]
+    lines += [f"\n{s.layer}: {s.summary}" for s in steps]
     destroys = sum(len(p.destroys) for p in layers)
     if destroys:
         lines += ["", f"> [!CAUTION]\n> **{destroys} resource(s) will be destroyed or replaced**"]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from freetier.cli.common import SubParsers, add_backend, add_stack
 from freetier.cli.plans import registered
+from freetier.cli.proxmox import TAILSCALE_ENV
 
 # The top-level commands this module adds, with their line in `freetier --help`.
 COMMANDS = {
@@ -32,14 +33,27 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
     add_stack(dep)
     dep.add_argument("--out", type=Path, default=Path("out/deploy"))
     add_backend(dep)
+    dep.add_argument(
+        "--proxmox-ssh-key",
+        type=Path,
+        metavar="FILE",
+        help="proxmox topology (required there): the hosts' image user key; the proxmox "
+        "layer's bootstrap runs between oci and talos, and a failed step stops before talos "
+        f"(the Tailscale auth key is read from ${TAILSCALE_ENV})",
+    )
     dep.set_defaults(handler=cmd_deploy)
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
+    from functools import partial
+
     from freetier.errors import ConfigError
     from freetier.github.names import repo_problem, require, sha_problem
     from freetier.review.deploy import deploy
     from freetier.stack import load_stack
+
+    def say(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
 
     require(repo_problem(args.repo), sha_problem(args.sha))
     stack = load_stack(args.stack)
@@ -47,6 +61,27 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     if not token:
         raise ConfigError(
             ["GITHUB_TOKEN: not set; deploy reads the reviewed plan from the merged pull request"]
+        )
+    bootstrap = None
+    if stack.topology == "proxmox":
+        key = args.proxmox_ssh_key
+        if key is None or not key.is_file():
+            why = "required on the proxmox topology" if key is None else f"{key}: no such file"
+            raise ConfigError([f"--proxmox-ssh-key: {why}"])
+        from freetier.proxmox.run import run_bootstrap  # asyncssh: only where it is needed
+
+        bootstrap = partial(
+            run_bootstrap,
+            args.stack,
+            ssh_key=key,
+            host_names=[],
+            dry_run=False,
+            tailscale_key=os.environ.get(TAILSCALE_ENV) or None,
+            health_wait=15 * 60.0,  # freetier proxmox bootstrap's defaults
+            quorum_wait=2 * 60.0,
+            backend=not args.no_backend,
+            backend_config=args.backend_config,
+            say=lambda line: say(f"proxmox: {line}"),
         )
     applied = deploy(
         stack,
@@ -58,7 +93,8 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         secrets=registered(),
         backend=not args.no_backend,
         backend_config=args.backend_config,
-        progress=lambda line: print(line, file=sys.stderr, flush=True),
+        progress=say,
+        bootstrap=bootstrap,
     )
     print(
         f"deployed {len(applied)} layer(s): "

@@ -35,6 +35,13 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
         no_backend_help="plan with local state only",
     )
     pr.add_argument(
+        "--proxmox-ssh-key",
+        type=Path,
+        metavar="FILE",
+        help="proxmox topology: the hosts' image user key, for the bootstrap's dry run "
+        "(the proxmox layer's plan); without it that plan is skipped",
+    )
+    pr.add_argument(
         "--online",
         action="store_true",
         help="fail instead of skipping when cloud credentials are missing (the deploy gate)",
@@ -69,6 +76,7 @@ def cmd_pr(args: argparse.Namespace) -> int:
         backend=not args.no_backend,
         backend_config=args.backend_config,
         require_tools=args.online or os.environ.get("CI") == "true",
+        proxmox_ssh_key=args.proxmox_ssh_key,
     )
     report = run.report
     skipped = offline_steps(report)

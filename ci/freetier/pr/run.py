@@ -12,7 +12,13 @@ from freetier.files import write_files
 from freetier.guard.render import guard_json
 from freetier.plans.secrets import registered_secrets
 from freetier.pr import steps
-from freetier.pr.plans import PullRequest, comment_body, plan_steps, post_step
+from freetier.pr.plans import (
+    PullRequest,
+    comment_body,
+    plan_steps,
+    post_step,
+    proxmox_plan_step,
+)
 from freetier.report import Report, StepResult, render_json, render_markdown
 from freetier.stack import load_stack
 
@@ -41,6 +47,7 @@ def run_pr(
     backend: bool = True,
     backend_config: Path | None = None,
     require_tools: bool = False,
+    proxmox_ssh_key: Path | None = None,
 ) -> PrRun:
     """Bad input raises ConfigError before any check runs; findings land in the report. With
     `require_tools` (CI), a check that cannot run for a missing tool fails instead of being
@@ -70,16 +77,28 @@ def run_pr(
         commits=commits,
         path=path,
     )
+    sections = []
+    if stack.topology == "proxmox":  # its layer between oci and talos, planned by a dry run
+        proxmox_step, section = proxmox_plan_step(
+            stack_file,
+            ssh_key=proxmox_ssh_key,
+            can_reach_oci=oci_step.outcome == "ok",
+            backend=backend,
+            backend_config=backend_config,
+        )
+        sections.append(section)
+        after = [i for i, s in enumerate(plan_results) if s.name == "plan:oci"]
+        plan_results.insert(after[0] + 1 if after else 0, proxmox_step)
     guard_step, guard = steps.check_guard_step(stack, env, home, plan_files)
     results += [*plan_results, guard_step]
     if require_tools:
         results = [_required(s) for s in results]
     guard_body = guard_json(guard) if guard is not None else None
     report = _report(stack.name, stack_file, results)
-    body = comment_body(report, layers, guard_body)
+    body = comment_body(report, layers, guard_body, steps=sections)
     results.append(post_step(body, layers, guard_body, pr, env))
     report = _report(stack.name, stack_file, results)
-    return PrRun(report, body, render_full(layers, guard_body))
+    return PrRun(report, body, render_full(layers, guard_body, sections))
 
 
 def _required(step: StepResult) -> StepResult:

@@ -75,16 +75,21 @@ def run_bootstrap(
     return BootstrapResult(tuple(records), dry_run)
 
 
+def needs_oci_outputs(stack: Stack) -> bool:
+    """Whether a host (or the QDevice on the bastion) is an OCI instance, so that the
+    inventory needs the oci layer's outputs."""
+    pve = stack.proxmox
+    return pve is not None and (
+        any(h.instance is not None for h in pve.hosts) or len(pve.hosts) % 2 == 0
+    )
+
+
 def _addresses(
     stack: Stack, stack_file: Path, backend: bool, backend_config: Path | None
 ) -> dict[str, tuple[str, str]]:
     """The oci layer's instance addresses, read only when a host (or the QDevice on the
     bastion) is an OCI instance."""
-    pve = stack.proxmox
-    needs_oci = pve is not None and (
-        any(h.instance is not None for h in pve.hosts) or len(pve.hosts) % 2 == 0
-    )
-    if not needs_oci:
+    if not needs_oci_outputs(stack):
         return {}
     from freetier.tofu import run as tofu_run
     from freetier.tofu.inputs import read_outputs
@@ -103,4 +108,4 @@ def _addresses(
     return addresses_from_outputs(outputs)
 
 
-__all__ = ["BootstrapResult", "Inventory", "run_bootstrap"]
+__all__ = ["BootstrapResult", "Inventory", "needs_oci_outputs", "run_bootstrap"]
