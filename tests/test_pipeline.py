@@ -488,6 +488,35 @@ def test_bootstrap_proxmox_takes_the_ssh_key_as_a_mounted_secret(module: Freetie
     ]
 
 
+@pytest.mark.parametrize("name", ["pr", "deploy"])
+def test_pr_and_deploy_take_the_proxmox_key_as_a_mounted_secret(
+    module: Freetier, name: str
+) -> None:
+    key = dag.set_secret("proxmox_ssh_key", "placeholder")
+    ts = dag.set_secret("ts", "placeholder-ts")
+    required: dict[str, Any] = {
+        "pr": {},
+        "deploy": {"github_token": ts, "repo": "o/r", "sha": "a" * 40, "oci_config": ts}
+        | {"oci_key": ts},
+    }[name]
+    function = getattr(module, name)
+    ctr = function(**required, proxmox_ssh_key=key, tailscale_authkey=ts)
+    mounted = (
+        "withMountedSecret",
+        {"path": "/run/secrets/freetier-ssh-key", "source": key, "mode": 0o600},
+    )
+    assert mounted in _calls(ctr)
+    [*_, last] = _execs(ctr)
+    at = last.index("--proxmox-ssh-key")
+    assert last[at + 1] == "/run/secrets/freetier-ssh-key"
+    assert "placeholder" not in " ".join(last)
+    lxc_key = ("withSecretVariable", {"name": "TS_AUTH_KEY", "secret": ts})
+    assert (lxc_key in _calls(ctr)) is (name == "deploy")
+    without = function(**required)
+    assert mounted not in _calls(without)
+    assert "--proxmox-ssh-key" not in _execs(without)[-1]
+
+
 def test_validate_keeps_the_report_on_failure_and_takes_credentials_as_secrets(
     module: Freetier,
 ) -> None:

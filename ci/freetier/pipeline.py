@@ -65,6 +65,14 @@ TailscaleAuthKey = Annotated[
         "nodes (talos layer) join the tailnet with; the talos layer cannot plan without it"
     ),
 ]
+ProxmoxSshKey = Annotated[
+    dagger.Secret | None,
+    Doc(
+        "proxmox topology: the Proxmox hosts' image user key (mounted 0600, --proxmox-ssh-key): "
+        "the pr plans the proxmox layer by the bootstrap's dry run, the deploy runs the "
+        "bootstrap between oci and talos (its Tailscale containers join with tailscale_authkey)"
+    ),
+]
 BackendConfig = Annotated[str | None, Doc("backend settings file, relative to the repository")]
 Layer = Annotated[str, Doc("the tofu layer: oci or talos")]
 Repo = Annotated[str, Doc("OWNER/NAME")]
@@ -103,6 +111,7 @@ class Freetier:
         state_secret_key: StateSecretKey = None,
         fingerprint_key: FingerprintKey = None,
         tailscale_authkey: TailscaleAuthKey = None,
+        proxmox_ssh_key: ProxmoxSshKey = None,
         backend_config: BackendConfig = None,
         repo: Annotated[str | None, Doc("OWNER/NAME to post the comment to")] = None,
         pr_number: Annotated[int | None, Doc("the pull request")] = None,
@@ -116,7 +125,9 @@ class Freetier:
         ctr = _with_state_backend(ctr, state_access_key, state_secret_key)
         ctr = _with_fingerprint_key(ctr, fingerprint_key)
         ctr = _with_tailscale_key(ctr, tailscale_authkey)
+        ctr, proxmox = _with_proxmox_key(ctr, proxmox_ssh_key)
         args = ["./dev", "pr", "--stack", stack, "--out", OUT, *_backend_args(backend_config)]
+        args += proxmox
         if repo and pr_number and head_sha:
             args += ["--repo", repo, "--pr", str(pr_number), "--sha", head_sha]
             args += ["--base-sha", base_sha] if base_sha else []
@@ -338,16 +349,21 @@ class Freetier:
         state_secret_key: StateSecretKey = None,
         fingerprint_key: FingerprintKey = None,
         tailscale_authkey: TailscaleAuthKey = None,
+        proxmox_ssh_key: ProxmoxSshKey = None,
         backend_config: BackendConfig = None,
         stack: StackFile = "stack.yaml",
     ) -> dagger.Container:
-        """On main: apply each layer (oci, then talos) exactly as its merged pull request
-        reviewed it, then wait for the cluster; the runner must be on the tailnet."""
+        """On main: apply each layer (oci, then talos; on the proxmox topology the proxmox
+        bootstrap between them) exactly as its merged pull request reviewed it, then wait for
+        the cluster; the runner must be on the tailnet."""
         ctr = _with_credentials(build_toolchain(self.source), github_token, oci_config, oci_key)
         ctr = _with_state_backend(ctr, state_access_key, state_secret_key)
         ctr = _with_fingerprint_key(ctr, fingerprint_key)
         ctr = _with_tailscale_key(ctr, tailscale_authkey)
-        args = ["deploy", "--repo", repo, "--sha", sha, "--stack", stack]
+        ctr, proxmox = _with_proxmox_key(ctr, proxmox_ssh_key)
+        if proxmox and tailscale_authkey is not None:  # the hosts' Tailscale containers
+            ctr = ctr.with_secret_variable("TS_AUTH_KEY", tailscale_authkey)
+        args = ["deploy", "--repo", repo, "--sha", sha, "--stack", stack, *proxmox]
         return _freetier(ctr, *args, *_backend_args(backend_config))
 
     @uncached
@@ -472,6 +488,15 @@ def _with_state_backend(
 def _with_fingerprint_key(ctr: dagger.Container, key: dagger.Secret | None) -> dagger.Container:
     """The key of the published plan fingerprints: plans, re-plans and deploys need the same."""
     return ctr if key is None else ctr.with_secret_variable("FREETIER_FINGERPRINT_KEY", key)
+
+
+def _with_proxmox_key(
+    ctr: dagger.Container, key: dagger.Secret | None
+) -> tuple[dagger.Container, list[str]]:
+    """The Proxmox hosts' key mounted 0600, and the argument that names it."""
+    if key is None:
+        return ctr, []
+    return ctr.with_mounted_secret(SSH_KEY, key, mode=0o600), ["--proxmox-ssh-key", SSH_KEY]
 
 
 def _with_tailscale_key(ctr: dagger.Container, key: dagger.Secret | None) -> dagger.Container:
