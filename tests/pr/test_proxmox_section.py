@@ -113,3 +113,19 @@ def test_hosts_that_are_oci_instances_need_oci_credentials(tmp_path: Path) -> No
     assert step.summary == (
         "no OCI credentials: the Proxmox hosts' addresses are the oci layer's outputs"
     )
+
+
+def test_run_pr_places_the_proxmox_plan_between_oci_and_talos(tmp_path: Path) -> None:
+    from freetier.pr.run import run_pr
+
+    stack_file = tmp_path / "stack.yaml"
+    stack_file.write_text(PROXMOX_EXAMPLE.read_text(encoding="utf-8"), encoding="utf-8")
+    for layer in ("oci", "talos"):
+        (tmp_path / "tofu" / layer).mkdir(parents=True)
+        (tmp_path / "tofu" / layer / "versions.tf").write_text("")
+    (tmp_path / "home").mkdir()
+    run = run_pr(stack_file, env={}, home=tmp_path / "home", out=tmp_path / "out", path="")
+    names = [s.name for s in run.report.steps if s.name.startswith("plan:")]
+    assert names == ["plan:oci", "plan:proxmox", "plan:talos"]
+    assert "\n### proxmox\n\nSkipped: no SSH key for the Proxmox hosts" in run.comment
+    assert "\n### proxmox\n\nSkipped: no SSH key for the Proxmox hosts" in run.full
