@@ -10,7 +10,7 @@ from pathlib import Path
 
 from freetier.cli.common import SubParsers, add_backend, add_stack
 from freetier.cli.plans import registered
-from freetier.cli.proxmox import TAILSCALE_ENV
+from freetier.cli.proxmox import HEALTH_WAIT_MIN, QUORUM_WAIT_MIN, TAILSCALE_ENV
 
 # The top-level commands this module adds, with their line in `freetier --help`.
 COMMANDS = {
@@ -77,8 +77,8 @@ def cmd_deploy(args: argparse.Namespace) -> int:
             host_names=[],
             dry_run=False,
             tailscale_key=os.environ.get(TAILSCALE_ENV) or None,
-            health_wait=15 * 60.0,  # freetier proxmox bootstrap's defaults
-            quorum_wait=2 * 60.0,
+            health_wait=HEALTH_WAIT_MIN * 60,  # freetier proxmox bootstrap's defaults
+            quorum_wait=QUORUM_WAIT_MIN * 60,
             backend=not args.no_backend,
             backend_config=args.backend_config,
             say=lambda line: say(f"proxmox: {line}"),

@@ -14,6 +14,9 @@ COMMANDS = {
     "proxmox": "the Proxmox VE cluster with Ceph on the proxmox topology's hosts, over SSH",
 }
 TAILSCALE_ENV = "TS_AUTH_KEY"
+# How long the bootstrap waits (minutes): its flags' defaults, and what `deploy` uses.
+HEALTH_WAIT_MIN = 15.0
+QUORUM_WAIT_MIN = 2.0
 
 
 def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
@@ -64,16 +67,19 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
     boot.add_argument(
         "--wait",
         type=minutes,
-        default=15.0,
+        default=HEALTH_WAIT_MIN,
         metavar="MINUTES",
-        help="how long to wait for HEALTH_OK (default 15)",
+        help=f"how long to wait for HEALTH_OK (default {HEALTH_WAIT_MIN:g})",
     )
     boot.add_argument(
         "--quorum-wait",
         type=minutes,
-        default=2.0,
+        default=QUORUM_WAIT_MIN,
         metavar="MINUTES",
-        help="how long to wait for quorum after each join before stopping (default 2)",
+        help=(
+            "how long to wait for quorum after each join before stopping "
+            f"(default {QUORUM_WAIT_MIN:g})"
+        ),
     )
     add_backend(
         boot,
